@@ -1,0 +1,1 @@
+"""Streamlit dashboard over the sandbox (see issue: dashboard)."""

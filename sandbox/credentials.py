@@ -1,0 +1,54 @@
+"""Generated passwords and tokens of one sandbox, kept in a 0600 file in the state dir.
+
+Secrets Manager (moto) keeps the secret in memory only, so the state dir holds the source
+of truth that survives ``down``/``up``: the data directories hold SCRAM verifiers of these
+very passwords.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sandbox.privileges import write_private
+
+
+def _password() -> str:
+    # URL-safe, no quoting trouble in libpq conninfo strings, config files or shells.
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Every secret value of a sandbox."""
+
+    db_password: str
+    replication_password: str
+    redis_auth_token: str
+    control_token: str
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        """Fresh random values."""
+        return cls(_password(), _password(), _password(), _password())
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> Credentials:
+        """Reuse the stored values (the data dirs depend on them) or create and store new ones."""
+        if path.exists():
+            data = json.loads(path.read_text())
+            return cls(**{key: str(data[key]) for key in cls.__dataclass_fields__})
+        creds = cls.generate()
+        write_private(path, json.dumps(asdict(creds), indent=2))
+        return creds
+
+    def secret_values(self) -> list[str]:
+        """All values that must never appear in logs or output (only `rdsbox env` prints)."""
+        return [
+            self.db_password,
+            self.replication_password,
+            self.redis_auth_token,
+            self.control_token,
+        ]

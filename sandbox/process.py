@@ -1,0 +1,210 @@
+"""Child processes with pid files that carry identity, so cleanup never kills a stranger.
+
+Every server runs in its own session (process group) so that the whole group can be
+signalled, also by a later ``rdsbox down`` after the supervisor was SIGKILLed. A pid file
+records the pid, the process start time (from /proc) and the program; a pid whose start
+time differs is a reused number and is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.privileges import RunAs
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot, or None when it does not exist."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def is_zombie(pid: int) -> bool:
+    """True for a process that exited but was not reaped."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return raw[raw.rindex(")") + 2 :].split()[0] == "Z"
+
+
+@dataclass(frozen=True)
+class PidRecord:
+    """What a pid file holds: enough to recognise the very process that wrote it."""
+
+    pid: int
+    start_time: int
+    program: str
+    #: How to stop it gracefully (postgres: SIGINT, a "fast" shutdown).
+    stop_signal: str = "SIGTERM"
+
+    def alive(self) -> bool:
+        """Same pid, same start time, not a zombie: the process we started is still there."""
+        return process_start_time(self.pid) == self.start_time and not is_zombie(self.pid)
+
+    def write(self, path: Path) -> None:
+        """Store this record atomically."""
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {
+                    "pid": self.pid,
+                    "start": self.start_time,
+                    "prog": self.program,
+                    "stop": self.stop_signal,
+                }
+            )
+        )
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> PidRecord | None:
+        """The record in ``path``, or None when missing or unreadable."""
+        try:
+            data = json.loads(path.read_text())
+            return cls(
+                int(data["pid"]),
+                int(data["start"]),
+                str(data["prog"]),
+                str(data.get("stop", "SIGTERM")),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @classmethod
+    def of(cls, pid: int, program: str, stop_signal: str = "SIGTERM") -> PidRecord | None:
+        """Record the running process ``pid``."""
+        start = process_start_time(pid)
+        return None if start is None else cls(pid, start, program, stop_signal)
+
+
+def raise_nofile_limit() -> None:
+    """Raise this process's open-file limit; children (poolers, routers) inherit it."""
+    # Done once in the supervisor, not in a preexec_fn: those are unsafe with threads.
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = hard if hard != resource.RLIM_INFINITY else 65536
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(limit, 65536), hard))
+
+
+def spawn(
+    argv: Sequence[str | os.PathLike[str]],
+    log_path: Path,
+    pid_path: Path,
+    run_as: RunAs | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    stop_signal: signal.Signals = signal.SIGTERM,
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in a new session, output appended to ``log_path``, pid recorded."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        switch = run_as is not None and run_as.switches
+        proc = subprocess.Popen(
+            [os.fspath(a) for a in argv],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            start_new_session=True,
+            user=run_as.uid if switch and run_as else None,
+            group=run_as.gid if switch and run_as else None,
+            extra_groups=[] if switch else None,
+        )
+    record = PidRecord.of(proc.pid, os.fspath(argv[0]), stop_signal.name)
+    if record is not None:
+        record.write(pid_path)
+    return proc
+
+
+def run_checked(
+    argv: Sequence[str | os.PathLike[str]],
+    run_as: RunAs | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+) -> subprocess.CompletedProcess[str]:
+    """Run a short helper program (initdb, pg_basebackup) to completion, output captured."""
+    switch = run_as is not None and run_as.switches
+    return subprocess.run(
+        [os.fspath(a) for a in argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=dict(env) if env is not None else None,
+        timeout=timeout,
+        check=False,
+        user=run_as.uid if switch and run_as else None,
+        group=run_as.gid if switch and run_as else None,
+        extra_groups=[] if switch else None,
+    )
+
+
+def signal_group(record: PidRecord, sig: signal.Signals) -> bool:
+    """Send ``sig`` to the process group led by ``record``'s process, if it is still ours."""
+    if not record.alive():
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(record.pid, sig)
+        return True
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(record.pid, sig)
+        return True
+    return False
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until true or ``timeout`` seconds pass; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def stop_recorded(
+    pid_path: Path, first: signal.Signals | None = None, timeout: float = 10.0
+) -> bool:
+    """Stop the process group a pid file names: ``first`` signal (default: the one the
+    record names), then SIGKILL after ``timeout``. True if something was stopped."""
+    record = PidRecord.read(pid_path)
+    if record is None or not record.alive():
+        pid_path.unlink(missing_ok=True)
+        return False
+    signal_group(record, first or signal.Signals[record.stop_signal])
+    if not wait_until(lambda: not record.alive(), timeout):
+        signal_group(record, signal.SIGKILL)
+        wait_until(lambda: not record.alive(), 5.0)
+    # Children of the group (postgres backends) may outlive the leader briefly.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(record.pid, signal.SIGKILL)
+    pid_path.unlink(missing_ok=True)
+    return True
+
+
+def tail(path: Path, lines: int = 20) -> list[str]:
+    """The last ``lines`` lines of a log file (empty when it does not exist)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 16384))
+            data = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return data.splitlines()[-lines:]

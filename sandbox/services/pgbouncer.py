@@ -1,0 +1,152 @@
+"""PgBouncer standing in for RDS Proxy.
+
+Mapping of the RDS Proxy settings (see docs/mapping.md for where it is approximate):
+
+* ``max_connections_percent`` -> ``max_db_connections`` and ``default_pool_size``: that share
+  of the database's ``max_connections``;
+* ``max_idle_connections_percent`` -> ``min_pool_size`` is *not* used (it is a floor, RDS's
+  setting is a ceiling); idle server connections are closed after ``server_idle_timeout``;
+* ``connection_borrow_timeout`` -> ``query_wait_timeout``;
+* ``idle_client_timeout`` -> ``client_idle_timeout``.
+
+Authentication is the RDS Proxy ``SECRETS`` scheme: the auth file holds the SCRAM verifier
+read from the primary, never the password. With a verifier PgBouncer authenticates clients
+and then logs in to the server with the client's proof (SCRAM pass-through); with a plain
+password its single thread would re-derive the SCRAM key on every login.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import psycopg
+
+from sandbox.privileges import write_private
+from sandbox.services.base import HOST, ManagedServer, ServerContext
+
+# RDS Proxy accepts far more clients than the database allows connections.
+MAX_CLIENT_CONNECTIONS = 5000
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """The proxy's pool, already translated from the RDS Proxy settings."""
+
+    username: str
+    password: str
+    db_name: str
+    pool_size: int
+    idle_client_timeout: int
+    borrow_timeout: int
+
+
+class PgBouncer(ManagedServer):
+    """One ``pgbouncer`` process in transaction pooling mode."""
+
+    kind = "pgbouncer"
+    stop_signal: ClassVar[signal.Signals] = signal.SIGINT
+    runs_unprivileged = True
+
+    def __init__(self, name: str, port: int, context: ServerContext, pool: PoolSettings) -> None:
+        super().__init__(name, port, context)
+        self.pool = pool
+        #: Port of the database node the pool connects to (the writer).
+        self.target_port: int | None = None
+        #: SCRAM verifier of the master user, as stored in pg_authid.
+        self.verifier: str | None = None
+
+    @property
+    def conf_dir(self) -> Path:
+        """conf/NAME, owned by the database user."""
+        return self.state.conf_dir(self.name)
+
+    @property
+    def ini_path(self) -> Path:
+        """pgbouncer.ini."""
+        return self.conf_dir / "pgbouncer.ini"
+
+    def prepare(self) -> None:
+        """Write pgbouncer.ini and the auth file (SCRAM verifier only)."""
+        if self.target_port is None or self.verifier is None:
+            raise ValueError("PgBouncer needs target_port and verifier before start")
+        self.run_as.make_dir(self.conf_dir)
+        userlist = f'"{self.pool.username}" "{self.verifier}"\n'
+        write_private(self.conf_dir / "userlist.txt", userlist, self.run_as)
+        write_private(self.ini_path, self.render_ini(), self.run_as)
+
+    def render_ini(self) -> str:
+        """The pgbouncer.ini for the current target."""
+        pool = self.pool
+        return f"""; Written by rdsbox from the proxy settings.
+[databases]
+* = host={HOST} port={self.target_port}
+
+[pgbouncer]
+listen_addr = {HOST}
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {self.conf_dir / "userlist.txt"}
+admin_users = {pool.username}
+stats_users = {pool.username}
+pool_mode = transaction
+max_client_conn = {MAX_CLIENT_CONNECTIONS}
+default_pool_size = {pool.pool_size}
+max_db_connections = {pool.pool_size}
+min_pool_size = 0
+reserve_pool_size = 0
+query_wait_timeout = {pool.borrow_timeout}
+client_idle_timeout = {pool.idle_client_timeout}
+server_idle_timeout = 60
+server_connect_timeout = 5
+server_login_retry = 1
+ignore_startup_parameters = extra_float_digits,options,search_path
+application_name_add_host = 0
+log_connections = 0
+log_disconnections = 0
+"""
+
+    def command(self) -> list[str]:
+        """Foreground pgbouncer (logs to stderr, i.e. our log file)."""
+        return [str(self.binaries["pgbouncer"]), str(self.ini_path)]
+
+    def connect(self, timeout: float = 2.0) -> psycopg.Connection:
+        """A client connection through the pool to the application database."""
+        return psycopg.connect(
+            host=HOST,
+            port=self.port,
+            user=self.pool.username,
+            password=self.pool.password,
+            dbname=self.pool.db_name,
+            connect_timeout=max(1, round(timeout)),
+            autocommit=True,
+            prepare_threshold=None,
+        )
+
+    def admin(self, command: str, timeout: float = 2.0) -> list[tuple[object, ...]]:
+        """Run a console command (``SHOW POOLS``, ``RELOAD``, ``PAUSE``...) and return rows."""
+        with psycopg.connect(
+            host=HOST,
+            port=self.port,
+            user=self.pool.username,
+            password=self.pool.password,
+            dbname="pgbouncer",
+            connect_timeout=max(1, round(timeout)),
+            autocommit=True,
+            prepare_threshold=None,
+        ) as conn:
+            # The console speaks only the simple query protocol.
+            cur = conn.cursor()
+            cur.execute(command.encode(), prepare=False)
+            return list(cur.fetchall()) if cur.description else []
+
+    def probe(self) -> bool:
+        """The admin console answers (the pool itself may still be empty)."""
+        try:
+            self.admin("SHOW VERSION")
+            return True
+        except psycopg.Error:
+            return False

@@ -1,0 +1,261 @@
+"""A PostgreSQL instance: the RDS primary, the Multi-AZ standby or a read replica.
+
+A new primary is made by ``initdb`` (SCRAM, master user and password from the secret); a
+follower by ``pg_basebackup`` from the current primary through its replication slot. Both
+land in a temporary directory that is renamed into place only when complete, so a failed
+start never leaves a half-made data directory behind. ``postgresql.conf`` is rewritten on
+every start (ports and roles may have changed); settings that change at run time
+(``synchronous_standby_names``, ``primary_conninfo``) live in ``rdsbox_runtime.conf`` and
+are applied with a reload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import psycopg
+
+from sandbox.errors import ComponentFailedError
+from sandbox.privileges import write_private
+from sandbox.process import run_checked
+from sandbox.services.base import HOST, ManagedServer, ServerContext
+
+NodeRole = Literal["primary", "standby", "replica"]
+REPLICATION_USER = "rdsrepl"
+RUNTIME_CONF = "rdsbox_runtime.conf"
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """What every node of one sandbox shares."""
+
+    username: str
+    password: str
+    replication_password: str
+    db_name: str
+    max_connections: int
+
+
+def slot_name(node: str) -> str:
+    """Replication slot for ``node`` (slot names allow only [a-z0-9_])."""
+    return node.replace("-", "_").lower()
+
+
+class PostgresInstance(ManagedServer):
+    """One ``postgres`` server process and its data directory."""
+
+    kind = "postgres"
+    stop_signal: ClassVar[signal.Signals] = signal.SIGINT
+    runs_unprivileged = True
+
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        context: ServerContext,
+        settings: PostgresSettings,
+        role: NodeRole,
+    ) -> None:
+        super().__init__(name, port, context)
+        self.settings = settings
+        self.role: NodeRole = role
+        #: Port of the primary a follower streams from (set before ``start``).
+        self.upstream_port: int | None = None
+
+    # -- files ---------------------------------------------------------------------------
+    @property
+    def node_dir(self) -> Path:
+        """data/NAME, owned by the database user."""
+        return self.state.data_dir(self.name)
+
+    @property
+    def pgdata(self) -> Path:
+        """The PostgreSQL data directory."""
+        return self.node_dir / "pgdata"
+
+    @property
+    def passfile(self) -> Path:
+        """libpq password file a follower uses to stream (outside pgdata: not replicated)."""
+        return self.node_dir / "pgpass"
+
+    def initialized(self) -> bool:
+        """Whether a complete data directory exists."""
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def prepare(self) -> None:
+        """Create the data directory if needed and (re)write configuration for the role."""
+        self.run_as.make_dir(self.node_dir)
+        if not self.initialized():
+            if self.role == "primary":
+                self._initdb()
+            else:
+                self._clone()
+        self.write_config()
+
+    def _initdb(self) -> None:
+        tmp = self.node_dir / "pgdata.new"
+        shutil.rmtree(tmp, ignore_errors=True)
+        pwfile = write_private(self.node_dir / "pwfile", self.settings.password, self.run_as)
+        try:
+            result = run_checked(
+                [
+                    self.binaries["initdb"],
+                    "-D",
+                    tmp,
+                    "-U",
+                    self.settings.username,
+                    f"--pwfile={pwfile}",
+                    "-A",
+                    "scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "-N",
+                ],
+                run_as=self.run_as,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise self._tool_failure("initdb", result.stderr)
+        tmp.rename(self.pgdata)
+
+    def _clone(self) -> None:
+        if self.upstream_port is None:
+            raise ComponentFailedError(f"{self.name}: no primary to clone from")
+        self.write_passfile()
+        tmp = self.node_dir / "pgdata.new"
+        shutil.rmtree(tmp, ignore_errors=True)
+        result = run_checked(
+            [
+                self.binaries["pg_basebackup"],
+                "-h",
+                HOST,
+                "-p",
+                str(self.upstream_port),
+                "-U",
+                REPLICATION_USER,
+                "-D",
+                tmp,
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "-N",
+                "-S",
+                slot_name(self.name),
+                "-w",
+            ],
+            run_as=self.run_as,
+            env={"PGPASSFILE": str(self.passfile), "PATH": "/usr/bin:/bin"},
+        )
+        if result.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise self._tool_failure("pg_basebackup", result.stderr)
+        tmp.rename(self.pgdata)
+
+    def _tool_failure(self, tool: str, stderr: str) -> ComponentFailedError:
+        last = " | ".join(line for line in stderr.strip().splitlines()[-3:]) or "no output"
+        return ComponentFailedError(f"{self.name}: {tool} failed: {last}")
+
+    def write_passfile(self) -> None:
+        """The replication password, in libpq's format, for streaming and cloning."""
+        line = f"{HOST}:*:*:{REPLICATION_USER}:{self.settings.replication_password}\n"
+        write_private(self.passfile, line, self.run_as)
+
+    def write_config(self) -> None:
+        """postgresql.conf, pg_hba.conf and the role's signal file, for the current role."""
+        conf = f"""# Written by rdsbox at every start; edit rdsbox's config, not this file.
+listen_addresses = '{HOST}'
+port = {self.port}
+unix_socket_directories = ''
+cluster_name = '{self.name}'
+max_connections = {self.settings.max_connections}
+superuser_reserved_connections = 3
+shared_buffers = 64MB
+password_encryption = scram-sha-256
+wal_level = replica
+max_wal_senders = 20
+max_replication_slots = 20
+wal_log_hints = on
+hot_standby = {"off" if self.role == "standby" else "on"}
+hot_standby_feedback = on
+wal_receiver_status_interval = 1s
+# A sandbox: a process crash is safe without fsync (the OS keeps the pages); a machine
+# crash is not. Replication, not fsync, is what makes commits survive a failover.
+fsync = off
+log_line_prefix = '%m [%p] %q%u@%d '
+include_if_exists = '{RUNTIME_CONF}'
+"""
+        hba = f"""# Written by rdsbox.
+host replication {REPLICATION_USER} {HOST}/32 scram-sha-256
+host all all {HOST}/32 scram-sha-256
+"""
+        write_private(self.pgdata / "postgresql.conf", conf, self.run_as)
+        write_private(self.pgdata / "pg_hba.conf", hba, self.run_as)
+        write_private(self.pgdata / "postgresql.auto.conf", "", self.run_as)
+        signal_file = self.pgdata / "standby.signal"
+        if self.role == "primary":
+            signal_file.unlink(missing_ok=True)
+            self.write_runtime_conf(sync_standby=None)
+        else:
+            write_private(signal_file, "", self.run_as)
+            self.write_passfile()
+            self.write_runtime_conf(sync_standby=None)
+
+    def write_runtime_conf(self, sync_standby: str | None) -> None:
+        """Settings that change without a restart; call :meth:`reload` afterwards."""
+        lines = ["# Written by rdsbox; changes are applied with a reload."]
+        if self.role == "primary" and sync_standby:
+            lines.append(f"synchronous_standby_names = '\"{sync_standby}\"'")
+        if self.role != "primary" and self.upstream_port is not None:
+            lines.append(
+                f"primary_conninfo = 'host={HOST} port={self.upstream_port} "
+                f"user={REPLICATION_USER} passfile={self.passfile} "
+                f"application_name={self.name}'"
+            )
+            lines.append(f"primary_slot_name = '{slot_name(self.name)}'")
+        write_private(self.pgdata / RUNTIME_CONF, "\n".join(lines) + "\n", self.run_as)
+
+    def reload(self) -> None:
+        """Re-read configuration (SIGHUP to the postmaster)."""
+        pid = self.pid
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+
+    # -- process -------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        """``postgres -D pgdata``, output to our log."""
+        return [str(self.binaries["postgres"]), "-D", str(self.pgdata)]
+
+    def connect(self, dbname: str | None = None, timeout: float = 2.0) -> psycopg.Connection:
+        """A new autocommit connection as the master user."""
+        return psycopg.connect(
+            host=HOST,
+            port=self.port,
+            user=self.settings.username,
+            password=self.settings.password,
+            dbname=dbname or self.settings.db_name,
+            connect_timeout=max(1, round(timeout)),
+            autocommit=True,
+        )
+
+    def probe(self) -> bool:
+        """Primary/replica: a query answers. Standby (not readable, like RDS): it refuses
+        with "hot standby mode is disabled", which proves it is up and replaying."""
+        try:
+            with self.connect(dbname="postgres") as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.OperationalError as exc:
+            return self.role == "standby" and "hot standby mode is disabled" in str(exc).lower()
+        except psycopg.Error:
+            return False

@@ -1,0 +1,171 @@
+"""Redis nodes of the ElastiCache replication group, and the Sentinels that fail them over.
+
+``auth_token`` becomes ``requirepass`` and ``masterauth`` (so replicas and Sentinels
+authenticate too); ``automatic_failover_enabled`` becomes three Sentinels with quorum 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+
+from sandbox.privileges import write_private
+from sandbox.services.base import HOST, ManagedServer, ServerContext
+
+SENTINEL_QUORUM = 2
+
+
+class RedisNode(ManagedServer):
+    """One ``redis-server``: the primary or a replica of the replication group."""
+
+    kind = "redis"
+
+    def __init__(self, name: str, port: int, context: ServerContext, auth_token: str) -> None:
+        super().__init__(name, port, context)
+        self.auth_token = auth_token
+        #: Port of the primary to replicate from; None for the primary.
+        self.primary_port: int | None = None
+
+    @property
+    def conf_path(self) -> Path:
+        """redis.conf (0600: it holds the auth token)."""
+        return self.state.conf_dir(self.name) / "redis.conf"
+
+    def prepare(self) -> None:
+        """Write redis.conf for the current role."""
+        data = self.state.data_dir(self.name)
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lines = [
+            "# Written by rdsbox.",
+            f"bind {HOST}",
+            f"port {self.port}",
+            "daemonize no",
+            'logfile ""',
+            f"dir {data}",
+            "dbfilename dump.rdb",
+            # Snapshot on shutdown only, so `down` keeps the cache's contents.
+            "save 3600 1",
+            "appendonly no",
+            f"requirepass {self.auth_token}",
+            f"masterauth {self.auth_token}",
+            f"replica-announce-ip {HOST}",
+        ]
+        if self.primary_port is not None:
+            lines.append(f"replicaof {HOST} {self.primary_port}")
+        write_private(self.conf_path, "\n".join(lines) + "\n")
+
+    def command(self) -> list[str]:
+        """Foreground redis-server."""
+        return [str(self.binaries["redis-server"]), str(self.conf_path)]
+
+    def client(self, timeout: float = 1.0) -> redis.Redis:
+        """An authenticated client of this node."""
+        return redis.Redis(
+            host=HOST,
+            port=self.port,
+            password=self.auth_token,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+
+    def probe(self) -> bool:
+        """PING answers."""
+        try:
+            with self.client() as conn:
+                return bool(conn.ping())
+        except redis.RedisError:
+            return False
+
+    def replication(self) -> dict[str, object]:
+        """INFO replication (empty when the node does not answer)."""
+        try:
+            with self.client() as conn:
+                return dict(conn.info("replication"))
+        except redis.RedisError:
+            return {}
+
+    def link_up(self) -> bool:
+        """A replica's link to its primary is up."""
+        return self.replication().get("master_link_status") == "up"
+
+
+class Sentinel(ManagedServer):
+    """One ``redis-sentinel`` watching the replication group."""
+
+    kind = "sentinel"
+
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        context: ServerContext,
+        group: str,
+        auth_token: str,
+        timing: tuple[int, int],
+    ) -> None:
+        super().__init__(name, port, context)
+        self.group = group
+        self.auth_token = auth_token
+        #: (down-after, failover-timeout) in milliseconds, from the timing profile.
+        self.down_after_ms, self.failover_timeout_ms = timing
+        #: Port of the primary it monitors at start.
+        self.primary_port: int | None = None
+
+    @property
+    def conf_path(self) -> Path:
+        """sentinel.conf; Sentinel rewrites it, so it lives with the data."""
+        return self.state.data_dir(self.name) / "sentinel.conf"
+
+    def prepare(self) -> None:
+        """Write sentinel.conf monitoring the current primary."""
+        self.conf_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lines = [
+            "# Written by rdsbox; Sentinel adds what it learns below.",
+            f"bind {HOST}",
+            f"port {self.port}",
+            "daemonize no",
+            'logfile ""',
+            f"dir {self.conf_path.parent}",
+            f"sentinel announce-ip {HOST}",
+            f"sentinel monitor {self.group} {HOST} {self.primary_port} {SENTINEL_QUORUM}",
+            f"sentinel auth-pass {self.group} {self.auth_token}",
+            f"sentinel down-after-milliseconds {self.group} {self.down_after_ms}",
+            f"sentinel failover-timeout {self.group} {self.failover_timeout_ms}",
+            f"sentinel parallel-syncs {self.group} 1",
+        ]
+        write_private(self.conf_path, "\n".join(lines) + "\n")
+
+    def command(self) -> list[str]:
+        """Foreground redis-sentinel."""
+        return [str(self.binaries["redis-sentinel"]), str(self.conf_path)]
+
+    def client(self, timeout: float = 1.0) -> redis.Redis:
+        """A client of this Sentinel (Sentinels themselves take no password here)."""
+        return redis.Redis(
+            host=HOST,
+            port=self.port,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=True,
+        )
+
+    def primary_address(self) -> tuple[str, int] | None:
+        """The primary this Sentinel believes in."""
+        try:
+            with self.client() as conn:
+                answer = conn.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.group)
+        except redis.RedisError:
+            return None
+        if not answer:
+            return None
+        host, port = answer
+        return str(host), int(port)
+
+    def probe(self) -> bool:
+        """PING answers."""
+        try:
+            with self.client() as conn:
+                return bool(conn.ping())
+        except redis.RedisError:
+            return False

@@ -1,0 +1,220 @@
+"""Bringing a cluster up: three independent tracks in parallel, each in dependency order.
+
+* database: primary (initdb the first time) -> database, replication role and slots ->
+  standby and replicas cloned and started in parallel -> once the standby streams, it is
+  named in ``synchronous_standby_names`` (naming it earlier would block every commit,
+  ``CREATE DATABASE`` included) -> the proxy, authenticating with the primary's verifier;
+* cache: primary -> replicas -> Sentinels;
+* secrets: moto -> the secret in the RDS managed-secret shape;
+
+and the endpoint router first of all. If any step fails, everything started is stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+
+from psycopg import sql
+
+from sandbox.errors import ComponentFailedError
+from sandbox.process import wait_until
+from sandbox.services.base import HOST, ManagedServer
+from sandbox.services.postgres import REPLICATION_USER, PostgresInstance, slot_name
+from sandbox.supervisor.cluster import Cluster, Progress
+
+
+def _start(server: ManagedServer, progress: Progress, what: str = "starting") -> None:
+    progress(server.name, what)
+    server.start()
+    progress(server.name, "ready")
+
+
+def _parallel(pool: ThreadPoolExecutor, tasks: list[Callable[[], None]]) -> None:
+    """Run tasks at once; wait for all of them; re-raise the first failure."""
+    futures = [pool.submit(task) for task in tasks]
+    errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+def bootstrap_primary(primary: PostgresInstance, followers: list[PostgresInstance]) -> None:
+    """Idempotently create the application database, the replication role and one slot per
+    follower."""
+    settings = primary.settings
+    with primary.connect(dbname="postgres") as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (settings.db_name,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.db_name)))
+        role_sql = (
+            "ALTER ROLE {} WITH REPLICATION LOGIN PASSWORD {}"
+            if conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (REPLICATION_USER,)
+            ).fetchone()
+            else "CREATE ROLE {} WITH REPLICATION LOGIN PASSWORD {}"
+        )
+        conn.execute(
+            sql.SQL(role_sql).format(
+                sql.Identifier(REPLICATION_USER), sql.Literal(settings.replication_password)
+            )
+        )
+        existing = {row[0] for row in conn.execute("SELECT slot_name FROM pg_replication_slots")}
+        for follower in followers:
+            if slot_name(follower.name) not in existing:
+                conn.execute(
+                    "SELECT pg_create_physical_replication_slot(%s, true)",
+                    (slot_name(follower.name),),
+                )
+
+
+def replication_states(primary: PostgresInstance) -> dict[str, tuple[str, str]]:
+    """application_name -> (state, sync_state) from the primary's pg_stat_replication."""
+    with primary.connect(dbname="postgres") as conn:
+        rows = conn.execute(
+            "SELECT application_name, state, sync_state FROM pg_stat_replication"
+        ).fetchall()
+    return {str(name): (str(state), str(sync)) for name, state, sync in rows}
+
+
+def wait_replication(
+    primary: PostgresInstance,
+    predicate: Callable[[dict[str, tuple[str, str]]], bool],
+    timeout: float,
+    what: str,
+) -> None:
+    """Poll pg_stat_replication until ``predicate`` holds."""
+    if not wait_until(lambda: predicate(replication_states(primary)), timeout, 0.02):
+        raise ComponentFailedError(
+            f"{primary.name}: {what} not reached after {timeout:g} s "
+            f"(pg_stat_replication: {replication_states(primary)}); see rdsbox logs"
+        )
+
+
+class BringUp:
+    """One run of starting a :class:`Cluster`."""
+
+    def __init__(self, cluster: Cluster, progress: Progress) -> None:
+        self.cluster = cluster
+        self.progress = progress
+        self.timeout = cluster.timing.startup_timeout_s
+
+    def run(self) -> float:
+        """Start everything; return the seconds it took. On failure stop all and raise."""
+        began = time.monotonic()
+        cluster = self.cluster
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                self._router()
+                tracks: list[Future[None]] = [
+                    pool.submit(self._database, pool),
+                    pool.submit(self._cache, pool),
+                    pool.submit(self._secrets),
+                ]
+                for track in tracks:
+                    error = track.exception()
+                    if error is not None:
+                        raise error
+        except BaseException:
+            self.progress("sandbox", "stopping what was started")
+            cluster.stop()
+            raise
+        cluster.roles.save(cluster.state.topology_file)
+        return time.monotonic() - began
+
+    def _router(self) -> None:
+        cluster = self.cluster
+        router = cluster.router
+        router.initial = {
+            "writer": {cluster.primary.name},
+            "reader": cluster.reader_targets(),
+            "cache_primary": {cluster.cache_primary.name},
+            "cache_reader": cluster.cache_reader_targets(),
+        }
+        _start(router, self.progress)
+
+    def _database(self, pool: ThreadPoolExecutor) -> None:
+        cluster = self.cluster
+        primary = cluster.primary
+        _start(primary, self.progress, "starting" if primary.initialized() else "initdb")
+        followers = cluster.followers
+        bootstrap_primary(primary, followers)
+        for follower in followers:
+            follower.upstream_port = primary.port
+        _parallel(
+            pool,
+            [
+                partial(_start, f, self.progress, "starting" if f.initialized() else "cloning")
+                for f in followers
+            ],
+        )
+        names = {f.name for f in followers}
+        wait_replication(
+            primary,
+            lambda states: all(states.get(n, ("", ""))[0] == "streaming" for n in names),
+            self.timeout,
+            "streaming from every follower",
+        )
+        standby = cluster.standby
+        if standby is not None:
+            primary.write_runtime_conf(sync_standby=standby.name)
+            primary.reload()
+            wait_replication(
+                primary,
+                lambda states: states.get(standby.name, ("", ""))[1] == "sync",
+                self.timeout,
+                f"{standby.name} as synchronous standby",
+            )
+            self.progress(standby.name, "synchronous")
+        if cluster.proxy is not None:
+            cluster.proxy.target_port = primary.port
+            cluster.proxy.verifier = self._verifier(primary)
+            _start(cluster.proxy, self.progress)
+
+    @staticmethod
+    def _verifier(primary: PostgresInstance) -> str:
+        with primary.connect(dbname="postgres") as conn:
+            row = conn.execute(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = %s",
+                (primary.settings.username,),
+            ).fetchone()
+        if row is None or not str(row[0]).startswith("SCRAM-SHA-256$"):
+            raise ComponentFailedError(f"{primary.name}: master user has no SCRAM verifier")
+        return str(row[0])
+
+    def _cache(self, pool: ThreadPoolExecutor) -> None:
+        cluster = self.cluster
+        primary = cluster.cache_primary
+        primary.primary_port = None
+        _start(primary, self.progress)
+        for replica in cluster.cache_replicas:
+            replica.primary_port = primary.port
+        for sentinel in cluster.sentinels.values():
+            sentinel.primary_port = primary.port
+        _parallel(pool, [partial(_start, r, self.progress) for r in cluster.cache_replicas])
+        for replica in cluster.cache_replicas:
+            if not wait_until(replica.link_up, self.timeout):
+                raise replica.failure("did not finish its initial sync with the primary")
+        _parallel(pool, [partial(_start, s, self.progress) for s in cluster.sentinels.values()])
+
+    def _secrets(self) -> None:
+        cluster = self.cluster
+        _start(cluster.moto, self.progress)
+        db = cluster.config.database
+        cluster.secret_arn = cluster.moto.put_secret(
+            cluster.config.secret.name,
+            {
+                "username": db.username,
+                "password": cluster.credentials.db_password,
+                "engine": db.engine,
+                "host": HOST,
+                "port": cluster.topology.port("writer"),
+                "dbname": db.db_name,
+                "dbInstanceIdentifier": db.identifier,
+            },
+        )
+        self.progress(cluster.config.secret.name, "stored")

@@ -1,0 +1,82 @@
+"""The control loop: observe a snapshot, take at most one decision, say what it decided.
+
+Like Patroni's HA loop, a cycle is a pure decision over an immutable snapshot followed by
+one action; its sentence is logged and kept, and tests assert on it. This first version
+keeps the reader rotations to healthy replicas; failover decisions join it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sandbox.supervisor.cluster import Cluster
+from sandbox.supervisor.snapshot import Snapshot
+
+log = logging.getLogger("rdsbox.control")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one cycle decided: a sentence, and the action carrying it out (if any)."""
+
+    sentence: str
+    action: Callable[[], None] | None = None
+
+
+def _rotation(snapshot: Snapshot, members: set[str], fallback: str) -> set[str]:
+    healthy = {name for name in members if snapshot.healthy(name)}
+    return healthy or {fallback}
+
+
+def decide(cluster: Cluster, snapshot: Snapshot) -> Decision:
+    """The one decision this snapshot calls for."""
+    routes = dict(snapshot.routes)
+    if not snapshot.router_healthy:
+        return Decision("endpoint router is not answering; nothing to route")
+    for endpoint, members, fallback in (
+        ("reader", {n.name for n in cluster.read_replicas}, cluster.primary.name),
+        ("cache_reader", {n.name for n in cluster.cache_replicas}, cluster.cache_primary.name),
+    ):
+        wanted = _rotation(snapshot, members, fallback)
+        current = set(routes.get(endpoint, ()))
+        if wanted != current:
+            left, joined = sorted(current - wanted), sorted(wanted - current)
+            parts = ([f"{', '.join(left)} left"] if left else []) + (
+                [f"{', '.join(joined)} joined"] if joined else []
+            )
+            return Decision(
+                f"{endpoint} rotation changed: {'; '.join(parts)}",
+                lambda e=endpoint, w=wanted: cluster.router.route(e, w),  # type: ignore[misc]
+            )
+    down = [c.name for c in snapshot.components if not c.healthy]
+    if down:
+        return Decision(f"waiting: {', '.join(down)} not healthy")
+    return Decision("all healthy; no change")
+
+
+class ControlLoop:
+    """Runs cycles and remembers the recent sentences."""
+
+    def __init__(self, cluster: Cluster, history: int = 200) -> None:
+        self.cluster = cluster
+        self.sentences: deque[str] = deque(maxlen=history)
+        self._last = ""
+
+    def cycle(self, snapshot: Snapshot) -> str:
+        """One cycle: decide, act, return the sentence (logged when it changes)."""
+        decision = decide(self.cluster, snapshot)
+        if decision.action is not None:
+            try:
+                decision.action()
+            except Exception as exc:  # the loop must survive a failed action
+                sentence = f"{decision.sentence} (failed: {exc})"
+                log.warning(sentence)
+                return sentence
+        if decision.sentence != self._last:
+            log.info(decision.sentence)
+            self.sentences.append(decision.sentence)
+            self._last = decision.sentence
+        return decision.sentence

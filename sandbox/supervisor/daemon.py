@@ -1,0 +1,146 @@
+"""The supervisor process: brings the cluster up, runs the control loop, serves the API,
+and stops everything when asked (control API, SIGTERM or SIGINT)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.binaries import Binaries
+from sandbox.config import SandboxConfig
+from sandbox.credentials import Credentials
+from sandbox.privileges import RunAs, write_private
+from sandbox.process import PidRecord, raise_nofile_limit
+from sandbox.services.moto import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+from sandbox.statedir import StateDir
+from sandbox.supervisor.bringup import BringUp
+from sandbox.supervisor.cleanup import SUPERVISOR
+from sandbox.supervisor.cluster import Cluster, Progress
+from sandbox.supervisor.control_api import ControlApi
+from sandbox.supervisor.control_loop import ControlLoop
+from sandbox.supervisor.snapshot import Snapshot, observe, status_document
+
+log = logging.getLogger("rdsbox.supervisor")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything checked before a supervisor may start: nothing runs yet."""
+
+    config: SandboxConfig
+    state: StateDir
+    binaries: Binaries
+    run_as: RunAs
+
+
+def env_document(cluster: Cluster) -> dict[str, str]:
+    """The `rdsbox env` variables (a contract: extend, never rename)."""
+    topo = cluster.topology
+    host = "127.0.0.1"
+    proxy_port = topo.port("proxy") if cluster.proxy else topo.port("writer")
+    return {
+        "AWS_ENDPOINT_URL": cluster.moto.url,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "DB_SECRET_ARN": cluster.secret_arn or "",
+        "DB_NAME": cluster.config.database.db_name,
+        "DB_PROXY_ENDPOINT": host,
+        "DB_PROXY_PORT": str(proxy_port),
+        "DB_WRITER_ENDPOINT": host,
+        "DB_WRITER_PORT": str(topo.port("writer")),
+        "DB_READER_ENDPOINT": host,
+        "DB_READER_PORT": str(topo.port("reader")),
+        "REDIS_HOST": host,
+        "REDIS_PORT": str(topo.port("cache_primary")),
+        "REDIS_READER_HOST": host,
+        "REDIS_READER_PORT": str(topo.port("cache_reader")),
+        "REDIS_AUTH_TOKEN": cluster.credentials.redis_auth_token,
+    }
+
+
+class Supervisor:
+    """One sandbox's supervisor, run in its own (background) process."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self.state = prepared.state
+        self.stop_requested = threading.Event()
+        self.cluster: Cluster | None = None
+        self.snapshot: Snapshot | None = None
+        self.loop: ControlLoop | None = None
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT ask for a clean stop."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop_requested.set())
+
+    def run(self, progress: Progress, on_ready: Callable[[dict[str, Any]], None]) -> None:
+        """Bring up, serve until asked to stop, tear down. Raises if bring-up fails."""
+        raise_nofile_limit()
+        prepared, state = self.prepared, self.state
+        record = PidRecord.of(os.getpid(), SUPERVISOR)
+        if record is not None:
+            record.write(state.pid_file(SUPERVISOR))
+        credentials = Credentials.load_or_create(state.credentials_file)
+        cluster = Cluster(prepared.config, state, prepared.binaries, prepared.run_as, credentials)
+        self.cluster = cluster
+        api: ControlApi | None = None
+        try:
+            took = BringUp(cluster, progress).run()
+            log.info("sandbox up in %.2f s", took)
+            self.loop = ControlLoop(cluster)
+            api = ControlApi(
+                cluster.topology.port("control"),
+                credentials.control_token,
+                {
+                    ("GET", "/v1/status"): lambda _: (200, self.status()),
+                    ("GET", "/v1/env"): lambda _: (200, env_document(cluster)),
+                    ("GET", "/v1/decisions"): lambda _: (
+                        200,
+                        list(self.loop.sentences) if self.loop else [],
+                    ),
+                    ("POST", "/v1/shutdown"): self._shutdown,
+                },
+            )
+            api.start()
+            write_private(state.token_file, credentials.control_token)
+            state.control_file.write_text(
+                json.dumps({"port": cluster.topology.port("control"), "pid": os.getpid()})
+            )
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                self.snapshot = observe(cluster, pool)
+                on_ready(self.status())
+                self._serve(pool)
+        finally:
+            if api is not None:
+                api.stop()
+            state.control_file.unlink(missing_ok=True)
+            cluster.stop()
+            state.pid_file(SUPERVISOR).unlink(missing_ok=True)
+            log.info("sandbox stopped")
+
+    def _serve(self, pool: ThreadPoolExecutor) -> None:
+        cluster, loop = self.cluster, self.loop
+        assert cluster is not None and loop is not None
+        interval = cluster.timing.health_check_interval_s
+        while not self.stop_requested.wait(interval):
+            self.snapshot = observe(cluster, pool)
+            loop.cycle(self.snapshot)
+
+    def status(self) -> dict[str, Any]:
+        """The current status document."""
+        assert self.cluster is not None and self.snapshot is not None
+        return status_document(self.cluster, self.snapshot, os.getpid())
+
+    def _shutdown(self, _body: dict[str, Any]) -> tuple[int, Any]:
+        self.stop_requested.set()
+        return 202, {"stopping": True}

@@ -1,0 +1,1 @@
+"""Discrete-event model of the reference architecture (see issue: simulator)."""
