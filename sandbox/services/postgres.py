@@ -21,6 +21,7 @@ from typing import ClassVar, Literal
 
 import psycopg
 
+from sandbox.binaries import Binaries
 from sandbox.errors import ComponentFailedError
 from sandbox.privileges import write_private
 from sandbox.process import run_checked
@@ -40,6 +41,27 @@ class PostgresSettings:
     replication_password: str
     db_name: str
     max_connections: int
+
+
+def base_backup_command(binaries: Binaries, port: int, slot: str | None) -> list[str]:
+    """pg_basebackup of the primary on ``port`` (the target directory is appended)."""
+    argv = [
+        str(binaries["pg_basebackup"]),
+        "-h",
+        HOST,
+        "-p",
+        str(port),
+        "-U",
+        REPLICATION_USER,
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+        "-N",
+        "-w",
+    ]
+    # The caller appends the target directory, hence "-D" last.
+    return [*argv, *(["-S", slot] if slot else []), "-D"]
 
 
 def slot_name(node: str) -> str:
@@ -67,6 +89,8 @@ class PostgresInstance(ManagedServer):
         self.role: NodeRole = role
         #: Port of the primary a follower streams from (set before ``start``).
         self.upstream_port: int | None = None
+        #: A ready base backup to copy instead of running pg_basebackup (new followers).
+        self.seed: Path | None = None
 
     # -- files ---------------------------------------------------------------------------
     @property
@@ -128,38 +152,47 @@ class PostgresInstance(ManagedServer):
         tmp.rename(self.pgdata)
 
     def _clone(self) -> None:
+        if self.seed is not None:
+            # A fresh base backup shared by several new followers: copying it is much
+            # cheaper than one pg_basebackup (checkpoint, walsender) per follower.
+            self._install(["cp", "-a", str(self.seed)], "copying the base backup")
+            return
         if self.upstream_port is None:
             raise ComponentFailedError(f"{self.name}: no primary to clone from")
         self.write_passfile()
+        self._install(
+            base_backup_command(self.binaries, self.upstream_port, slot_name(self.name)),
+            "pg_basebackup",
+            env={"PGPASSFILE": str(self.passfile), "PATH": "/usr/bin:/bin"},
+        )
+
+    def _install(self, argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
+        """Run ``argv + [tmpdir]`` to make a data directory, then move it into place."""
         tmp = self.node_dir / "pgdata.new"
         shutil.rmtree(tmp, ignore_errors=True)
+        result = run_checked([*argv, str(tmp)], run_as=self.run_as, env=env)
+        if result.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise self._tool_failure(what, result.stderr)
+        tmp.rename(self.pgdata)
+
+    def make_seed(self, target: Path) -> None:
+        """Take one base backup into ``target`` for several new followers to copy; this
+        node's replication password file is used to connect."""
+        if self.upstream_port is None:
+            raise ComponentFailedError(f"{self.name}: no primary to clone from")
+        self.run_as.make_dir(self.node_dir)
+        self.write_passfile()
+        shutil.rmtree(target, ignore_errors=True)
         result = run_checked(
-            [
-                self.binaries["pg_basebackup"],
-                "-h",
-                HOST,
-                "-p",
-                str(self.upstream_port),
-                "-U",
-                REPLICATION_USER,
-                "-D",
-                tmp,
-                "-X",
-                "stream",
-                "-c",
-                "fast",
-                "-N",
-                "-S",
-                slot_name(self.name),
-                "-w",
-            ],
+            [*base_backup_command(self.binaries, self.upstream_port, None), str(target)],
             run_as=self.run_as,
             env={"PGPASSFILE": str(self.passfile), "PATH": "/usr/bin:/bin"},
         )
         if result.returncode != 0:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)
             raise self._tool_failure("pg_basebackup", result.stderr)
-        tmp.rename(self.pgdata)
+        self.seed = target
 
     def _tool_failure(self, tool: str, stderr: str) -> ComponentFailedError:
         last = " | ".join(line for line in stderr.strip().splitlines()[-3:]) or "no output"

@@ -47,6 +47,9 @@ class RedisNode(ManagedServer):
             # Snapshot on shutdown only, so `down` keeps the cache's contents.
             "save 3600 1",
             "appendonly no",
+            # Diskless sync waits 5 s by default for more replicas to batch; ours all
+            # connect at once and a replica should be in sync as soon as it starts.
+            "repl-diskless-sync-delay 0",
             f"requirepass {self.auth_token}",
             f"masterauth {self.auth_token}",
             f"replica-announce-ip {HOST}",

@@ -12,10 +12,12 @@ and the endpoint router first of all. If any step fails, everything started is s
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 
 from psycopg import sql
 
@@ -140,11 +142,21 @@ class BringUp:
     def _database(self, pool: ThreadPoolExecutor) -> None:
         cluster = self.cluster
         primary = cluster.primary
-        _start(primary, self.progress, "starting" if primary.initialized() else "initdb")
         followers = cluster.followers
-        bootstrap_primary(primary, followers)
         for follower in followers:
             follower.upstream_port = primary.port
+        if not primary.initialized():
+            self.progress(primary.name, "initdb")
+            primary.prepare()
+            # A cluster that initdb made and that never ran is a valid cold backup: new
+            # followers copy it before the primary starts, so no pg_basebackup is needed.
+            new = [f for f in followers if not f.initialized()]
+            for follower in new:
+                follower.seed = primary.pgdata
+            _parallel(pool, [f.prepare for f in new])
+        _start(primary, self.progress)
+        bootstrap_primary(primary, followers)
+        seed = self._seed([f for f in followers if not f.initialized()])
         _parallel(
             pool,
             [
@@ -152,6 +164,8 @@ class BringUp:
                 for f in followers
             ],
         )
+        if seed is not None:
+            shutil.rmtree(seed, ignore_errors=True)
         names = {f.name for f in followers}
         wait_replication(
             primary,
@@ -174,6 +188,18 @@ class BringUp:
             cluster.proxy.target_port = primary.port
             cluster.proxy.verifier = self._verifier(primary)
             _start(cluster.proxy, self.progress)
+
+    def _seed(self, new_followers: list[PostgresInstance]) -> Path | None:
+        """One base backup for all new followers when there are several (see make_seed)."""
+        if len(new_followers) < 2:
+            return None
+        first = new_followers[0]
+        seed_dir = first.run_as.make_dir(self.cluster.state.data_root / "base-backup")
+        self.progress(first.name, "base backup")
+        first.make_seed(seed_dir / "pgdata")
+        for follower in new_followers:
+            follower.seed = first.seed
+        return seed_dir
 
     @staticmethod
     def _verifier(primary: PostgresInstance) -> str:
