@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from sandbox.errors import RdsboxError
@@ -204,10 +203,13 @@ def main() -> None:
     except RdsboxError as exc:
         sys.stderr.write(f"rdsbox: error: {exc}\n")
         sys.exit(exc.exit_code)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("rdsbox: interrupted\n")
         sys.exit(130)
+    except typer.TyperException as exc:
+        # Typer vendors click; its usage errors carry show() and exit_code (2).
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     sys.exit(code if isinstance(code, int) else 0)

@@ -97,6 +97,10 @@ def wait_replication(
         )
 
 
+#: max_connections that initdb records in pg_control (its first probe value).
+INITDB_MAX_CONNECTIONS = 100
+
+
 class BringUp:
     """One run of starting a :class:`Cluster`."""
 
@@ -150,7 +154,10 @@ class BringUp:
             primary.prepare()
             # A cluster that initdb made and that never ran is a valid cold backup: new
             # followers copy it before the primary starts, so no pg_basebackup is needed.
-            new = [f for f in followers if not f.initialized()]
+            # Its pg_control records initdb's max_connections (100); a standby refuses to
+            # run with less, so smaller settings take the base-backup path instead.
+            cold_ok = primary.settings.max_connections >= INITDB_MAX_CONNECTIONS
+            new = [f for f in followers if not f.initialized()] if cold_ok else []
             for follower in new:
                 follower.seed = primary.pgdata
             _parallel(pool, [f.prepare for f in new])

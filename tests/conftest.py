@@ -1,0 +1,67 @@
+"""Shared fixtures: a reachable temporary root for state dirs, distinct port ranges, and
+sandboxes that are always stopped and purged at the end."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import Sandbox
+
+# Well below the ephemeral range (32768+) and clear of the defaults (15400) and of the
+# benchmarks (21000); each sandbox takes 50 ports. xdist workers get separate blocks.
+_FIRST_BASE = 24000
+
+
+@pytest.fixture(scope="session")
+def state_root() -> Iterator[Path]:
+    """A directory for state dirs that the unprivileged database user can traverse (when
+    tests run as root, PostgreSQL runs as `postgres`; pytest's tmp dirs are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="rdsbox-t-", dir="/tmp"))
+    root.chmod(0o711)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def port_bases() -> Iterator[int]:
+    """An endless supply of distinct port bases for this test process."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    offset = int(worker) * 1000 if worker.isdigit() else 0
+    return itertools.count(_FIRST_BASE + offset, 50)
+
+
+@pytest.fixture(scope="session")
+def make_sandbox(
+    state_root: Path, port_bases: Iterator[int]
+) -> Iterator[Callable[..., Sandbox]]:
+    """Factory of sandboxes (not started); every one is stopped and purged at the end."""
+    made: list[Sandbox] = []
+    names = itertools.count(1)
+
+    def make(config: dict[str, Any] | None = None, **env: str) -> Sandbox:
+        box = Sandbox(state_root / f"s{next(names)}", next(port_bases), config or {}, env)
+        made.append(box)
+        return box
+
+    yield make
+    for box in made:
+        # Through the CLI where something may still run; a never-started one is just files.
+        if list(box.processes()):
+            box.rdsbox("down", "--purge", timeout=60)
+        shutil.rmtree(box.state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    """One running sandbox with the default topology, shared by read-mostly tests."""
+    box = make_sandbox()
+    box.up()
+    return box
