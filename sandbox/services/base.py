@@ -142,13 +142,18 @@ class ManagedServer(ABC):
             stop_signal=self.stop_signal,
         )
 
+    def release(self) -> None:  # noqa: B027 - optional hook with a sensible default
+        """Close the client connections the probe keeps open between checks."""
+
     def stop(self, timeout: float = 10.0) -> None:
         """Graceful stop (the kind's stop signal), then SIGKILL after ``timeout``."""
+        self.release()
         stop_recorded(self.pid_path, self.stop_signal, timeout)
         self._reap()
 
     def kill(self) -> None:
         """Immediate SIGKILL of the whole process group."""
+        self.release()
         stop_recorded(self.pid_path, signal.SIGKILL, 5.0)
         self._reap()
 

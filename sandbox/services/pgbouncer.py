@@ -17,7 +17,9 @@ password its single thread would re-derive the SCRAM key on every login.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -57,6 +59,8 @@ class PgBouncer(ManagedServer):
         self.target_port: int | None = None
         #: SCRAM verifier of the master user, as stored in pg_authid.
         self.verifier: str | None = None
+        self._console: psycopg.Connection | None = None
+        self._lock = threading.Lock()
 
     @property
     def conf_dir(self) -> Path:
@@ -127,21 +131,41 @@ log_disconnections = 0
         )
 
     def admin(self, command: str, timeout: float = 2.0) -> list[tuple[object, ...]]:
-        """Run a console command (``SHOW POOLS``, ``RELOAD``, ``PAUSE``...) and return rows."""
-        with psycopg.connect(
-            host=HOST,
-            port=self.port,
-            user=self.pool.username,
-            password=self.pool.password,
-            dbname="pgbouncer",
-            connect_timeout=max(1, round(timeout)),
-            autocommit=True,
-            prepare_threshold=None,
-        ) as conn:
-            # The console speaks only the simple query protocol.
-            cur = conn.cursor()
-            cur.execute(command.encode(), prepare=False)
-            return list(cur.fetchall()) if cur.description else []
+        """Run a console command (``SHOW POOLS``, ``RELOAD``, ``PAUSE``...) and return rows.
+
+        The console connection is kept between calls (one login per call would cost a
+        SCRAM exchange each) and reopened after an error."""
+        with self._lock:
+            try:
+                if self._console is None or self._console.closed:
+                    self._console = psycopg.connect(
+                        host=HOST,
+                        port=self.port,
+                        user=self.pool.username,
+                        password=self.pool.password,
+                        dbname="pgbouncer",
+                        connect_timeout=max(1, round(timeout)),
+                        autocommit=True,
+                        prepare_threshold=None,
+                    )
+                # The console speaks only the simple query protocol.
+                cur = self._console.cursor()
+                cur.execute(command.encode(), prepare=False)
+                return list(cur.fetchall()) if cur.description else []
+            except psycopg.Error:
+                self._close_console()
+                raise
+
+    def _close_console(self) -> None:
+        if self._console is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._console.close()
+            self._console = None
+
+    def release(self) -> None:
+        """Close the kept console connection."""
+        with self._lock:
+            self._close_console()
 
     def probe(self) -> bool:
         """The admin console answers (the pool itself may still be empty)."""

@@ -28,7 +28,9 @@ from sandbox.process import run_checked
 from sandbox.services.base import HOST, ManagedServer, ServerContext
 
 NodeRole = Literal["primary", "standby", "replica"]
-REPLICATION_USER = "rdsrepl"
+REPLICATION_USER = "rdsbox_repl"
+#: application_name of the supervisor's health checks (like RDS's rdsadmin sessions).
+HEALTH_APP = "rdsbox-health"
 RUNTIME_CONF = "rdsbox_runtime.conf"
 
 
@@ -91,6 +93,7 @@ class PostgresInstance(ManagedServer):
         self.upstream_port: int | None = None
         #: A ready base backup to copy instead of running pg_basebackup (new followers).
         self.seed: Path | None = None
+        self._health: psycopg.Connection | None = None
 
     # -- files ---------------------------------------------------------------------------
     @property
@@ -269,7 +272,9 @@ host all all {HOST}/32 scram-sha-256
         """``postgres -D pgdata``, output to our log."""
         return [str(self.binaries["postgres"]), "-D", str(self.pgdata)]
 
-    def connect(self, dbname: str | None = None, timeout: float = 2.0) -> psycopg.Connection:
+    def connect(
+        self, dbname: str | None = None, timeout: float = 2.0, application_name: str = "rdsbox"
+    ) -> psycopg.Connection:
         """A new autocommit connection as the master user."""
         return psycopg.connect(
             host=HOST,
@@ -278,17 +283,29 @@ host all all {HOST}/32 scram-sha-256
             password=self.settings.password,
             dbname=dbname or self.settings.db_name,
             connect_timeout=max(1, round(timeout)),
+            application_name=application_name,
             autocommit=True,
         )
 
     def probe(self) -> bool:
         """Primary/replica: a query answers. Standby (not readable, like RDS): it refuses
         with "hot standby mode is disabled", which proves it is up and replaying."""
+        # One kept connection: a new login per check (fork + SCRAM) costs far more.
         try:
-            with self.connect(dbname="postgres") as conn:
-                conn.execute("SELECT 1")
+            if self._health is None or self._health.closed:
+                self._health = self.connect(dbname="postgres", application_name=HEALTH_APP)
+            self._health.execute("SELECT 1")
             return True
         except psycopg.OperationalError as exc:
+            self.release()
             return self.role == "standby" and "hot standby mode is disabled" in str(exc).lower()
         except psycopg.Error:
+            self.release()
             return False
+
+    def release(self) -> None:
+        """Close the kept health-check connection."""
+        if self._health is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._health.close()
+            self._health = None

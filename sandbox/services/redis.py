@@ -9,11 +9,26 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from sandbox.privileges import write_private
 from sandbox.services.base import HOST, ManagedServer, ServerContext
 
 SENTINEL_QUORUM = 2
+
+
+def kept_client(port: int, password: str | None) -> redis.Redis:
+    """A client for health checks: short timeouts, no retries (a failure is an answer)."""
+    return redis.Redis(
+        host=HOST,
+        port=port,
+        password=password,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=True,
+    )
 
 
 class RedisNode(ManagedServer):
@@ -26,6 +41,7 @@ class RedisNode(ManagedServer):
         self.auth_token = auth_token
         #: Port of the primary to replicate from; None for the primary.
         self.primary_port: int | None = None
+        self._client: redis.Redis | None = None
 
     @property
     def conf_path(self) -> Path:
@@ -62,29 +78,29 @@ class RedisNode(ManagedServer):
         """Foreground redis-server."""
         return [str(self.binaries["redis-server"]), str(self.conf_path)]
 
-    def client(self, timeout: float = 1.0) -> redis.Redis:
-        """An authenticated client of this node."""
-        return redis.Redis(
-            host=HOST,
-            port=self.port,
-            password=self.auth_token,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-        )
+    def client(self) -> redis.Redis:
+        """The kept authenticated client of this node (thread-safe; reconnects itself)."""
+        if self._client is None:
+            self._client = kept_client(self.port, self.auth_token)
+        return self._client
+
+    def release(self) -> None:
+        """Close the kept client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def probe(self) -> bool:
         """PING answers."""
         try:
-            with self.client() as conn:
-                return bool(conn.ping())
+            return bool(self.client().ping())
         except redis.RedisError:
             return False
 
     def replication(self) -> dict[str, object]:
         """INFO replication (empty when the node does not answer)."""
         try:
-            with self.client() as conn:
-                return dict(conn.info("replication"))
+            return dict(self.client().info("replication"))
         except redis.RedisError:
             return {}
 
@@ -114,6 +130,7 @@ class Sentinel(ManagedServer):
         self.down_after_ms, self.failover_timeout_ms = timing
         #: Port of the primary it monitors at start.
         self.primary_port: int | None = None
+        self._client: redis.Redis | None = None
 
     @property
     def conf_path(self) -> Path:
@@ -143,21 +160,24 @@ class Sentinel(ManagedServer):
         """Foreground redis-sentinel."""
         return [str(self.binaries["redis-sentinel"]), str(self.conf_path)]
 
-    def client(self, timeout: float = 1.0) -> redis.Redis:
-        """A client of this Sentinel (Sentinels themselves take no password here)."""
-        return redis.Redis(
-            host=HOST,
-            port=self.port,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            decode_responses=True,
-        )
+    def client(self) -> redis.Redis:
+        """The kept client of this Sentinel (Sentinels themselves take no password here)."""
+        if self._client is None:
+            self._client = kept_client(self.port, None)
+        return self._client
+
+    def release(self) -> None:
+        """Close the kept client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def primary_address(self) -> tuple[str, int] | None:
         """The primary this Sentinel believes in."""
         try:
-            with self.client() as conn:
-                answer = conn.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.group)
+            answer = self.client().execute_command(  # type: ignore[no-untyped-call]
+                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.group
+            )
         except redis.RedisError:
             return None
         if not answer:
@@ -168,7 +188,6 @@ class Sentinel(ManagedServer):
     def probe(self) -> bool:
         """PING answers."""
         try:
-            with self.client() as conn:
-                return bool(conn.ping())
+            return bool(self.client().ping())
         except redis.RedisError:
             return False
