@@ -83,7 +83,7 @@ def run_pg(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str
     )
     if result.returncode != 0:
         raise RuntimeError(f"{Path(argv[0]).name} failed: {result.stderr.strip()}")
-    return result.stdout + result.stderr
+    return str(result.stdout) + str(result.stderr)
 
 
 def wait_accepting(port: int, password: str, proc: subprocess.Popen[bytes], what: str) -> None:

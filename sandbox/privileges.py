@@ -75,7 +75,8 @@ class RunAs:
         path.chmod(0o710)
 
     def check_can_reach(self, path: Path) -> None:
-        """Raise when this user cannot traverse every ancestor of ``path``."""
+        """Raise when this user cannot traverse every ancestor of ``path`` (``path`` itself
+        is rdsbox's to open up)."""
         if self.uid is None:
             return
         groups = {g.gr_gid for g in grp.getgrall() if self.name in g.gr_mem} | {self.gid}

@@ -39,9 +39,7 @@ def port_bases() -> Iterator[int]:
 
 
 @pytest.fixture(scope="session")
-def make_sandbox(
-    state_root: Path, port_bases: Iterator[int]
-) -> Iterator[Callable[..., Sandbox]]:
+def make_sandbox(state_root: Path, port_bases: Iterator[int]) -> Iterator[Callable[..., Sandbox]]:
     """Factory of sandboxes (not started); every one is stopped and purged at the end."""
     made: list[Sandbox] = []
     names = itertools.count(1)

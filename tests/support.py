@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import psycopg
 import redis
+import yaml
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-import yaml
 
 RDSBOX = str(Path(sys.executable).parent / "rdsbox")
 T = TypeVar("T")
@@ -68,16 +68,22 @@ class Sandbox:
     def config_path(self) -> Path:
         return self.state_dir.parent / f"{self.state_dir.name}.yaml"
 
-    def rdsbox(self, *args: str, timeout: float = 120, check: bool = False,
-               config: bool = True) -> subprocess.CompletedProcess[str]:
+    def rdsbox(
+        self, *args: str, timeout: float = 120, check: bool = False, config: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """Run `rdsbox --state-dir ... --port-base ... ARGS`."""
         self.config_path.write_text(yaml.safe_dump(self.config))
         argv = [RDSBOX, "--state-dir", str(self.state_dir), "--port-base", str(self.port_base)]
         if config:
             argv += ["--config", str(self.config_path)]
         result = subprocess.run(
-            [*argv, *args], capture_output=True, text=True, timeout=timeout,
-            stdin=subprocess.DEVNULL, env={**os.environ, **self.env_extra},
+            [*argv, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env_extra},
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -106,15 +112,23 @@ class Sandbox:
 
     def db(self, port: int, password: str | None = None) -> psycopg.Connection:
         return psycopg.connect(
-            host="127.0.0.1", port=port, user="dbadmin", dbname="app_database",
-            password=password or self.credentials()["db_password"], autocommit=True,
-            connect_timeout=3, prepare_threshold=None,
+            host="127.0.0.1",
+            port=port,
+            user="dbadmin",
+            dbname="app_database",
+            password=password or self.credentials()["db_password"],
+            autocommit=True,
+            connect_timeout=3,
+            prepare_threshold=None,
         )
 
     def cache(self, port: int, password: str | None = None) -> redis.Redis:
         # No retries: an auth failure must surface at once, not after back-off.
         return redis.Redis(
-            host="127.0.0.1", port=port, socket_timeout=3, retry=Retry(NoBackoff(), 0),
+            host="127.0.0.1",
+            port=port,
+            socket_timeout=3,
+            retry=Retry(NoBackoff(), 0),
             password=password or self.credentials()["redis_auth_token"],
         )
 

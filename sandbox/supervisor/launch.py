@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -30,7 +31,7 @@ def preflight(config: SandboxConfig, state: StateDir) -> Prepared:
     do not count as busy."""
     binaries = Binaries.discover(REQUIRED_BINARIES)
     run_as = RunAs.detect()
-    run_as.check_can_reach(state.root.parent if not state.root.exists() else state.root)
+    run_as.check_can_reach(state.root)
     state.ensure()
     for directory in (state.root, state.data_root, state.conf_root):
         run_as.open_dir_to(directory)
@@ -106,15 +107,21 @@ def launch_background(prepared: Prepared, progress: Progress) -> dict[str, Any]:
         finally:
             os._exit(code)
     os.close(write_fd)
-    with os.fdopen(read_fd) as channel:
-        for line in channel:
-            message = json.loads(line)
-            if "ready" in message:
-                return dict(message["ready"])
-            if "error" in message:
-                os.waitpid(pid, 0)
-                raise RdsboxError(str(message["error"]))
-            progress(str(message["component"]), str(message["step"]))
+    try:
+        with os.fdopen(read_fd) as channel:
+            for line in channel:
+                message = json.loads(line)
+                if "ready" in message:
+                    return dict(message["ready"])
+                if "error" in message:
+                    os.waitpid(pid, 0)
+                    raise RdsboxError(str(message["error"]))
+                progress(str(message["component"]), str(message["step"]))
+    except KeyboardInterrupt:
+        # Ctrl-C during `up`: the supervisor stops whatever it started, then exits.
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        raise
     os.waitpid(pid, 0)
     raise ComponentFailedError(
         f"the supervisor exited before the sandbox was healthy; see {prepared.state.supervisor_log}"

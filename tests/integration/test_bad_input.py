@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -52,8 +54,9 @@ def test_a_bad_profile_option(make_sandbox: Callable[..., Sandbox]) -> None:
 
 def test_a_missing_binary(make_sandbox: Callable[..., Sandbox]) -> None:
     box = make_sandbox(RDSBOX_PGBOUNCER="/nonexistent/pgbouncer")
-    _assert_one_line_error(box.rdsbox("up"), "pgbouncer", "/nonexistent/pgbouncer",
-                           "RDSBOX_PGBOUNCER")
+    _assert_one_line_error(
+        box.rdsbox("up"), "pgbouncer", "/nonexistent/pgbouncer", "RDSBOX_PGBOUNCER"
+    )
     _assert_nothing_running(box)
 
 
@@ -75,7 +78,9 @@ def test_a_port_base_out_of_range(make_sandbox: Callable[..., Sandbox]) -> None:
 
 
 def test_an_unknown_command_option() -> None:
-    result = subprocess.run([RDSBOX, "up", "--no-such-option"], capture_output=True, text=True)
+    result = subprocess.run(
+        [RDSBOX, "up", "--no-such-option"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 2
     assert "No such option" in result.stderr
     assert "Traceback" not in result.stderr
@@ -87,3 +92,15 @@ def test_commands_on_a_sandbox_that_is_not_running(make_sandbox: Callable[..., S
     assert box.rdsbox("status").returncode == 3
     down = box.rdsbox("down", check=True)
     assert "No sandbox was running" in down.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands PostgreSQL to another user")
+def test_a_state_dir_the_database_user_cannot_reach(
+    make_sandbox: Callable[..., Sandbox], state_root: Path
+) -> None:
+    locked = state_root / "locked"
+    locked.mkdir(mode=0o700)
+    box = make_sandbox()
+    box.state_dir = locked / "sandbox"
+    _assert_one_line_error(box.rdsbox("up"), str(locked), "postgres", "--state-dir")
+    assert list(box.processes()) == []

@@ -32,7 +32,10 @@ def test_status_json_has_the_contract_shape(sandbox: Sandbox) -> None:
     roles = sorted(c["role"] for c in status["components"] if c["kind"] == "postgres")
     assert roles == ["primary", "replica", "replica", "standby"]
     assert sorted(c["role"] for c in status["components"] if c["kind"] == "redis") == [
-        "primary", "replica", "replica"]
+        "primary",
+        "replica",
+        "replica",
+    ]
     assert [c["role"] for c in status["components"] if c["kind"] == "sentinel"] == ["sentinel"] * 3
     assert sandbox.component(status, "pgbouncer", "proxy")
     assert sandbox.component(status, "moto", "secrets")
@@ -64,12 +67,13 @@ def test_the_standby_is_synchronous_and_never_serves_readers(sandbox: Sandbox) -
     status = sandbox.status()
     (standby,) = sandbox.component(status, "postgres", "standby")
     with sandbox.db(status["endpoints"]["writer"]["port"]) as conn:
-        rows = dict(conn.execute(
-            "SELECT application_name, sync_state FROM pg_stat_replication").fetchall())
+        rows = dict(
+            conn.execute("SELECT application_name, sync_state FROM pg_stat_replication").fetchall()
+        )
     assert rows[standby["name"]] == "sync"
     assert sorted(v for k, v in rows.items() if k != standby["name"]) == ["async", "async"]
     # Like an RDS Multi-AZ standby it takes no client connections at all...
-    with pytest.raises(psycopg.OperationalError, match="(?i)hot standby mode is disabled"):
+    with pytest.raises(psycopg.OperationalError, match=r"(?i)hot standby mode is disabled"):
         sandbox.db(standby["port"]).close()
     # ...and the reader endpoint rotates over the replicas only.
     replica_ports = {r["port"] for r in sandbox.component(status, "postgres", "replica")}
@@ -94,7 +98,9 @@ def test_the_writer_endpoint_reaches_the_primary(sandbox: Sandbox) -> None:
 @pytest.mark.parametrize("endpoint", ["writer", "proxy", "reader"])
 def test_a_wrong_database_password_is_refused(sandbox: Sandbox, endpoint: str) -> None:
     port = sandbox.status()["endpoints"][endpoint]["port"]
-    with pytest.raises(psycopg.OperationalError, match="(?i)(password|SASL) authentication failed"):
+    with pytest.raises(
+        psycopg.OperationalError, match=r"(?i)(password|SASL) authentication failed"
+    ):
         sandbox.db(port, password="not-the-password").close()
 
 
@@ -103,8 +109,9 @@ def test_redis_refuses_a_wrong_token_and_no_token(sandbox: Sandbox) -> None:
     with pytest.raises(redis.AuthenticationError):
         sandbox.cache(port, password="wrong").ping()
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host="127.0.0.1", port=port, socket_timeout=3,
-                    retry=Retry(NoBackoff(), 0)).get("x")
+        redis.Redis(host="127.0.0.1", port=port, socket_timeout=3, retry=Retry(NoBackoff(), 0)).get(
+            "x"
+        )
 
 
 def test_redis_replicas_replicate_and_sentinels_agree(sandbox: Sandbox) -> None:
@@ -123,8 +130,7 @@ def test_redis_replicas_replicate_and_sentinels_agree(sandbox: Sandbox) -> None:
         answers = set()
         for s in sentinels:
             client = redis.Redis(host="127.0.0.1", port=s["port"], decode_responses=True)
-            answers.add(tuple(client.execute_command(
-                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", group)))
+            answers.add(tuple(client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", group)))
         return answers == {("127.0.0.1", str(primary["port"]))}
 
     wait_for(agreed)
@@ -133,15 +139,24 @@ def test_redis_replicas_replicate_and_sentinels_agree(sandbox: Sandbox) -> None:
 def test_the_secret_has_the_rds_managed_shape(sandbox: Sandbox) -> None:
     env = sandbox.env()
     client = boto3.client(
-        "secretsmanager", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
+        "secretsmanager",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
     described = client.describe_secret(SecretId=env["DB_SECRET_ARN"])
     assert described["Name"] == "app-db-credentials"
     secret = json.loads(client.get_secret_value(SecretId="app-db-credentials")["SecretString"])
-    assert set(secret) == {"username", "password", "engine", "host", "port", "dbname",
-                           "dbInstanceIdentifier"}
+    assert set(secret) == {
+        "username",
+        "password",
+        "engine",
+        "host",
+        "port",
+        "dbname",
+        "dbInstanceIdentifier",
+    }
     assert secret["username"] == "dbadmin"
     assert secret["engine"] == "postgres"
     assert secret["dbname"] == env["DB_NAME"] == "app_database"
@@ -156,10 +171,23 @@ def test_a_client_configured_only_by_rdsbox_env_works(sandbox: Sandbox) -> None:
     exports = sandbox.rdsbox("env", check=True).stdout
     names = [line.split("=", 1)[0].removeprefix("export ") for line in exports.splitlines()]
     assert names == [
-        "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY", "DB_SECRET_ARN", "DB_NAME", "DB_PROXY_ENDPOINT",
-        "DB_PROXY_PORT", "DB_WRITER_ENDPOINT", "DB_WRITER_PORT", "DB_READER_ENDPOINT",
-        "DB_READER_PORT", "REDIS_HOST", "REDIS_PORT", "REDIS_READER_HOST", "REDIS_READER_PORT",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "DB_SECRET_ARN",
+        "DB_NAME",
+        "DB_PROXY_ENDPOINT",
+        "DB_PROXY_PORT",
+        "DB_WRITER_ENDPOINT",
+        "DB_WRITER_PORT",
+        "DB_READER_ENDPOINT",
+        "DB_READER_PORT",
+        "REDIS_HOST",
+        "REDIS_PORT",
+        "REDIS_READER_HOST",
+        "REDIS_READER_PORT",
         "REDIS_AUTH_TOKEN",
     ]
     client_code = """
@@ -176,8 +204,14 @@ print(r.ping())
     import sys
 
     script = f"{exports}\nexec {shlex.quote(sys.executable)} -c {shlex.quote(client_code)}"
-    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
-                            env={"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["42", "True"]
 
