@@ -42,6 +42,11 @@ class StateDir:
         if not root.is_absolute():
             root = (cwd or Path.cwd()) / root
         root = Path(os.path.normpath(root))
+        if any(ch.isspace() for ch in str(root)):
+            raise StateDirError(
+                f"state dir path {str(root)!r} contains white space, which the servers' "
+                f"config files cannot hold; choose a --state-dir without spaces"
+            )
         if len(str(root)) > _MAX_PATH_LEN:
             raise StateDirError(
                 f"state dir path {root} is {len(str(root))} characters long, too long for the "

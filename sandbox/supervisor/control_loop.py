@@ -68,15 +68,14 @@ class ControlLoop:
     def cycle(self, snapshot: Snapshot) -> str:
         """One cycle: decide, act, return the sentence (logged when it changes)."""
         decision = decide(self.cluster, snapshot)
+        sentence = decision.sentence
         if decision.action is not None:
             try:
                 decision.action()
             except Exception as exc:  # the loop must survive a failed action
-                sentence = f"{decision.sentence} (failed: {exc})"
-                log.warning(sentence)
-                return sentence
-        if decision.sentence != self._last:
-            log.info(decision.sentence)
-            self.sentences.append(decision.sentence)
-            self._last = decision.sentence
-        return decision.sentence
+                sentence = f"{sentence} (failed: {exc})"
+        if sentence != self._last:
+            log.info(sentence)
+            self.sentences.append(sentence)
+            self._last = sentence
+        return sentence

@@ -36,20 +36,24 @@ class Roles:
         """Stored roles when they still fit the topology, else the initial ones."""
         try:
             data = json.loads(path.read_text())
-            roles = cls(str(data["pg_primary"]), data.get("pg_standby"), str(data["cache_primary"]))
+            primary, standby, cache = (
+                data["pg_primary"],
+                data.get("pg_standby"),
+                data["cache_primary"],
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return cls.initial(topology)
-        nodes = set(topology.postgres_nodes)
-        standby_ok = roles.pg_standby is None or roles.pg_standby in nodes
-        # Multi-AZ switched on or off since: start over from the initial roles.
-        pair_ok = (roles.pg_standby is not None) == (len(topology.multi_az_pair) > 1)
-        if (
-            roles.pg_primary in nodes
-            and standby_ok
-            and pair_ok
-            and (roles.cache_primary in topology.redis_nodes)
-        ):
-            return roles
+        if not (isinstance(primary, str) and isinstance(cache, str)):
+            return cls.initial(topology)
+        pair = set(topology.multi_az_pair)
+        if len(pair) > 1:
+            # Multi-AZ: the pair holds the primary and the standby, in either order.
+            fits = isinstance(standby, str) and {primary, standby} == pair
+        else:
+            # Single-AZ: no standby; the primary may be a promoted read replica.
+            fits = standby is None and primary in topology.postgres_nodes
+        if fits and cache in topology.redis_nodes:
+            return cls(primary, standby, cache)
         return cls.initial(topology)
 
     def save(self, path: Path) -> None:
