@@ -43,7 +43,8 @@ from _common import (
     wait_accepting,
 )
 
-from sandbox.binaries import find_binary
+from sandbox.binaries import Binaries, find_binary
+from sandbox.services.initdb import initdb_command
 
 TARGET_S = 3.0
 FOLLOWERS = 3
@@ -114,14 +115,8 @@ class Floor:
         self._write(pwfile, self.password)
         primary = self.workdir / "primary"
         began = time.monotonic()
-        run_pg(
-            [
-                str(find_binary("initdb")),
-                *("-D", str(primary), "-U", DB_USER, f"--pwfile={pwfile}"),
-                *("-A", "scram-sha-256", "-E", "UTF8", "--no-locale", "-N"),
-            ],
-            self.workdir,
-        )
+        binaries = Binaries.discover(("initdb",))
+        run_pg(initdb_command(binaries, primary, DB_USER, pwfile), self.workdir)
         self._write(
             primary / "pg_hba.conf",
             f"host replication {DB_USER} {HOST}/32 scram-sha-256\n"
@@ -139,16 +134,27 @@ class Floor:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def measure(runs: int, port_base: int, floor_port: int) -> tuple[list[float], list[float]]:
+def settle(seconds: float) -> None:
+    """Flush and wait, so that the previous run's deletions (thousands of files) do not
+    slow the next measurement; done before every run of both kinds alike."""
+    os.sync()
+    time.sleep(seconds)
+
+
+def measure(
+    runs: int, port_base: int, floor_port: int, settle_s: float = 3.0
+) -> tuple[list[float], list[float]]:
     """Interleave floor and rdsbox runs; return the seconds of each run of each."""
     floor_s: list[float] = []
     rdsbox_s: list[float] = []
     for run in range(1, runs + 1):
+        settle(settle_s)
         floor = Floor(floor_port)
         try:
             floor_s.append(floor.run())
         finally:
             floor.stop()
+        settle(settle_s)
         sandbox = Sandbox(port_base)
         try:
             rdsbox_s.append(sandbox.up())
@@ -196,11 +202,14 @@ def main() -> None:
     parser.add_argument("--port-base", type=int, default=22000, help="rdsbox port base (50 ports)")
     parser.add_argument("--floor-port", type=int, default=22100, help="first floor port (4 ports)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--settle", type=float, default=3.0, help="seconds to settle before each run (default 3)"
+    )
     args = parser.parse_args()
     if args.runs < 1 or max(args.port_base + 50, args.floor_port + 1 + FOLLOWERS) > 32768:
         parser.error("--runs must be >= 1 and every port below 32768")
     terminate_on_sigterm()
-    report(*measure(args.runs, args.port_base, args.floor_port), args.json)
+    report(*measure(args.runs, args.port_base, args.floor_port, args.settle), args.json)
 
 
 if __name__ == "__main__":

@@ -136,12 +136,14 @@ def run_checked(
     run_as: RunAs | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 120.0,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a short helper program (initdb, pg_basebackup) to completion, output captured."""
     switch = run_as is not None and run_as.switches
     return subprocess.run(
         [os.fspath(a) for a in argv],
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         env=dict(env) if env is not None else None,

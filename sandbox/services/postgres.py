@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 import psycopg
+from psycopg import sql
 
 from sandbox.binaries import Binaries
 from sandbox.errors import ComponentFailedError
 from sandbox.privileges import write_private
 from sandbox.process import run_checked
 from sandbox.services.base import HOST, ManagedServer, ServerContext
+from sandbox.services.initdb import initdb_command
+from sandbox.services.pg_template import ClusterTemplate
 
 NodeRole = Literal["primary", "standby", "replica"]
 REPLICATION_USER = "rdsbox_repl"
@@ -94,6 +97,8 @@ class PostgresInstance(ManagedServer):
         #: A ready base backup to copy instead of running pg_basebackup (new followers).
         self.seed: Path | None = None
         self._health: psycopg.Connection | None = None
+        #: A cached ready cluster to copy instead of initdb / pg_basebackup.
+        self.template: ClusterTemplate | None = None
 
     # -- files ---------------------------------------------------------------------------
     @property
@@ -119,11 +124,44 @@ class PostgresInstance(ManagedServer):
         """Create the data directory if needed and (re)write configuration for the role."""
         self.run_as.make_dir(self.node_dir)
         if not self.initialized():
-            if self.role == "primary":
+            if self.template is not None:
+                self.seed = self.template.pgdata
+                self._clone()
+                if self.role == "primary":
+                    # Until bootstrap sets the sandbox's password, log in with the
+                    # template's; kept in a file so an interrupted start can resume.
+                    write_private(self.template_password_file, self.template.password)
+            elif self.role == "primary":
                 self._initdb()
             else:
                 self._clone()
         self.write_config()
+
+    @property
+    def template_password_file(self) -> Path:
+        """Present while the master user still has the template's password."""
+        return self.node_dir / "template-password"
+
+    @property
+    def login_password(self) -> str:
+        """The master user's password as the server knows it right now."""
+        try:
+            return self.template_password_file.read_text()
+        except FileNotFoundError:
+            return self.settings.password
+
+    def adopt_password(self) -> None:
+        """Give the master user the sandbox's password (after starting from a template)."""
+        if not self.template_password_file.exists():
+            return
+        with self.connect(dbname="postgres") as conn:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(self.settings.username), sql.Literal(self.settings.password)
+                )
+            )
+        self.template_password_file.unlink()
+        self.release()
 
     def _initdb(self) -> None:
         tmp = self.node_dir / "pgdata.new"
@@ -131,20 +169,7 @@ class PostgresInstance(ManagedServer):
         pwfile = write_private(self.node_dir / "pwfile", self.settings.password, self.run_as)
         try:
             result = run_checked(
-                [
-                    self.binaries["initdb"],
-                    "-D",
-                    tmp,
-                    "-U",
-                    self.settings.username,
-                    f"--pwfile={pwfile}",
-                    "-A",
-                    "scram-sha-256",
-                    "-E",
-                    "UTF8",
-                    "--no-locale",
-                    "-N",
-                ],
+                initdb_command(self.binaries, tmp, self.settings.username, pwfile),
                 run_as=self.run_as,
             )
         finally:
@@ -280,7 +305,7 @@ host all all {HOST}/32 scram-sha-256
             host=HOST,
             port=self.port,
             user=self.settings.username,
-            password=self.settings.password,
+            password=self.login_password,
             dbname=dbname or self.settings.db_name,
             connect_timeout=max(1, round(timeout)),
             application_name=application_name,

@@ -24,6 +24,7 @@ from psycopg import sql
 from sandbox.errors import ComponentFailedError
 from sandbox.process import wait_until
 from sandbox.services.base import HOST, ManagedServer
+from sandbox.services.pg_template import TemplateCache, cache_root
 from sandbox.services.postgres import REPLICATION_USER, PostgresInstance, slot_name
 from sandbox.supervisor.cluster import Cluster, Progress
 
@@ -114,7 +115,7 @@ class BringUp:
         began = time.monotonic()
         cluster = self.cluster
         try:
-            with ThreadPoolExecutor(max_workers=8) as pool:
+            with ThreadPoolExecutor(max_workers=16) as pool:
                 self._router()
                 tracks: list[Future[None]] = [
                     pool.submit(self._database, pool),
@@ -150,18 +151,9 @@ class BringUp:
         for follower in followers:
             follower.upstream_port = primary.port
         if not primary.initialized():
-            self.progress(primary.name, "initdb")
-            primary.prepare()
-            # A cluster that initdb made and that never ran is a valid cold backup: new
-            # followers copy it before the primary starts, so no pg_basebackup is needed.
-            # Its pg_control records initdb's max_connections (100); a standby refuses to
-            # run with less, so smaller settings take the base-backup path instead.
-            cold_ok = primary.settings.max_connections >= INITDB_MAX_CONNECTIONS
-            new = [f for f in followers if not f.initialized()] if cold_ok else []
-            for follower in new:
-                follower.seed = primary.pgdata
-            _parallel(pool, [f.prepare for f in new])
+            self._create(pool, primary, [f for f in followers if not f.initialized()])
         _start(primary, self.progress)
+        primary.adopt_password()
         bootstrap_primary(primary, followers)
         seed = self._seed([f for f in followers if not f.initialized()])
         _parallel(
@@ -195,6 +187,32 @@ class BringUp:
             cluster.proxy.target_port = primary.port
             cluster.proxy.verifier = self._verifier(primary)
             _start(cluster.proxy, self.progress)
+
+    def _create(
+        self, pool: ThreadPoolExecutor, primary: PostgresInstance, new: list[PostgresInstance]
+    ) -> None:
+        """Make the data directories of a new primary and its new followers before the
+        primary starts: copies of the cached template when it can be used, else initdb."""
+        settings = primary.settings
+        cache = TemplateCache(
+            primary.binaries, primary.run_as, settings.username, settings.db_name, cache_root()
+        )
+        if cache.usable():
+            self.progress(primary.name, "copying the template cluster")
+            template = cache.get()
+            for node in (primary, *new):
+                node.template = template
+            _parallel(pool, [node.prepare for node in (primary, *new)])
+            return
+        self.progress(primary.name, "initdb")
+        primary.prepare()
+        # A cluster that initdb made and that never ran is a valid cold backup too, but its
+        # pg_control records initdb's max_connections (100) and a standby refuses to run
+        # with less: smaller settings take the base-backup path instead.
+        if settings.max_connections >= INITDB_MAX_CONNECTIONS:
+            for follower in new:
+                follower.seed = primary.pgdata
+            _parallel(pool, [f.prepare for f in new])
 
     def _seed(self, new_followers: list[PostgresInstance]) -> Path | None:
         """One base backup for all new followers when there are several (see make_seed)."""
