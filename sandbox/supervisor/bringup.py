@@ -150,11 +150,14 @@ class BringUp:
         followers = cluster.followers
         for follower in followers:
             follower.upstream_port = primary.port
+        copies: list[Future[None]] = []
         if not primary.initialized():
-            self._create(pool, primary, [f for f in followers if not f.initialized()])
+            copies = self._create(pool, primary, [f for f in followers if not f.initialized()])
         _start(primary, self.progress)
         primary.adopt_password()
         bootstrap_primary(primary, followers)
+        for copy in copies:
+            copy.result()
         seed = self._seed([f for f in followers if not f.initialized()])
         _parallel(
             pool,
@@ -190,9 +193,10 @@ class BringUp:
 
     def _create(
         self, pool: ThreadPoolExecutor, primary: PostgresInstance, new: list[PostgresInstance]
-    ) -> None:
-        """Make the data directories of a new primary and its new followers before the
-        primary starts: copies of the cached template when it can be used, else initdb."""
+    ) -> list[Future[None]]:
+        """Make the data directories of a new primary and its new followers: copies of
+        the cached template when it can be used (the followers' copies may still be under
+        way when this returns: their futures), else initdb."""
         settings = primary.settings
         cache = TemplateCache(
             primary.binaries, primary.run_as, settings.username, settings.db_name, cache_root()
@@ -202,8 +206,9 @@ class BringUp:
             template = cache.get()
             for node in (primary, *new):
                 node.template = template
-            _parallel(pool, [node.prepare for node in (primary, *new)])
-            return
+            copies = [pool.submit(follower.prepare) for follower in new]
+            primary.prepare()
+            return copies
         self.progress(primary.name, "initdb")
         primary.prepare()
         # A cluster that initdb made and that never ran is a valid cold backup too, but its
@@ -213,6 +218,7 @@ class BringUp:
             for follower in new:
                 follower.seed = primary.pgdata
             _parallel(pool, [f.prepare for f in new])
+        return []
 
     def _seed(self, new_followers: list[PostgresInstance]) -> Path | None:
         """One base backup for all new followers when there are several (see make_seed)."""
