@@ -112,6 +112,11 @@ class StateDir:
         return self.root / "topology.json"
 
     @property
+    def events_file(self) -> Path:
+        """RDS-style events, one JSON object per line."""
+        return self.root / "events.jsonl"
+
+    @property
     def supervisor_log(self) -> Path:
         """What the supervisor itself logs."""
         return self.logs / "supervisor.log"

@@ -125,14 +125,21 @@ class EndpointRouter(ManagedServer):
                 commands.append(f"shutdown sessions server {endpoint}/{node}")
         self.api(";".join(commands))
 
+    def reset(self, endpoint: str) -> None:
+        """Cut every session of ``endpoint`` (its clients see their connection drop)."""
+        nodes = self.endpoints[endpoint].nodes
+        self.api(";".join(f"shutdown sessions server {endpoint}/{node}" for node in nodes))
+
     def enabled(self) -> dict[str, set[str]]:
         """Which nodes each endpoint currently forwards to (from HAProxy itself)."""
         answer = self.api("show servers state")
         result: dict[str, set[str]] = {name: set() for name in self.endpoints}
         for line in answer.splitlines():
             fields = line.split()
-            # Columns: be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ...
-            if len(fields) > 6 and fields[1] in result and fields[6] == "0":
+            # Columns: be_id be_name srv_id srv_name srv_addr srv_op_state ... An operational
+            # state of 2 means running: the admin-state bits keep a stale "disabled in the
+            # configuration" flag after `set server ... state ready`.
+            if len(fields) > 6 and fields[1] in result and fields[5] == "2":
                 result[fields[1]].add(fields[3])
         return result
 

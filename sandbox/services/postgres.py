@@ -328,6 +328,16 @@ host all all {HOST}/32 scram-sha-256
             self.release()
             return False
 
+    def replication(self) -> list[tuple[str, str, str]]:
+        """pg_stat_replication as (application_name, state, sync_state), on the kept
+        health connection (call from the observer only: it is not shared)."""
+        if self._health is None or self._health.closed:
+            return []
+        rows = self._health.execute(
+            "SELECT application_name, state, sync_state FROM pg_stat_replication"
+        ).fetchall()
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
     def release(self) -> None:
         """Close the kept health-check connection."""
         if self._health is not None:

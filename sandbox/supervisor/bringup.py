@@ -23,7 +23,7 @@ from psycopg import sql
 
 from sandbox.errors import ComponentFailedError
 from sandbox.process import wait_until
-from sandbox.services.base import HOST, ManagedServer
+from sandbox.services.base import ManagedServer
 from sandbox.services.pg_template import TemplateCache, cache_root
 from sandbox.services.postgres import REPLICATION_USER, PostgresInstance, slot_name
 from sandbox.supervisor.cluster import Cluster, Progress
@@ -66,6 +66,12 @@ def bootstrap_primary(primary: PostgresInstance, followers: list[PostgresInstanc
                 sql.Identifier(REPLICATION_USER), sql.Literal(settings.replication_password)
             )
         )
+    bootstrap_slots(primary, followers)
+
+
+def bootstrap_slots(primary: PostgresInstance, followers: list[PostgresInstance]) -> None:
+    """Create a physical replication slot on ``primary`` for every follower lacking one."""
+    with primary.connect(dbname="postgres") as conn:
         existing = {row[0] for row in conn.execute("SELECT slot_name FROM pg_replication_slots")}
         for follower in followers:
             if slot_name(follower.name) not in existing:
@@ -261,17 +267,7 @@ class BringUp:
     def _secrets(self) -> None:
         cluster = self.cluster
         _start(cluster.moto, self.progress)
-        db = cluster.config.database
         cluster.secret_arn = cluster.moto.put_secret(
-            cluster.config.secret.name,
-            {
-                "username": db.username,
-                "password": cluster.credentials.db_password,
-                "engine": db.engine,
-                "host": HOST,
-                "port": cluster.topology.port("writer"),
-                "dbname": db.db_name,
-                "dbInstanceIdentifier": db.identifier,
-            },
+            cluster.config.secret.name, cluster.secret_value()
         )
         self.progress(cluster.config.secret.name, "stored")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from sandbox.binaries import Binaries
 from sandbox.config import SandboxConfig
@@ -28,6 +29,8 @@ REQUIRED_BINARIES = (
     "redis-server",
     "redis-sentinel",
     "haproxy",
+    "pg_ctl",
+    "pg_rewind",
 )
 
 Progress = Callable[[str, str], None]
@@ -106,6 +109,32 @@ class Cluster:
                 Endpoint("cache_reader", topo.port("cache_reader"), redis_ports, balanced=True),
             ],
         )
+
+    def secret_value(self) -> dict[str, object]:
+        """The DB secret in the RDS managed-secret shape."""
+        db = self.config.database
+        return {
+            "username": db.username,
+            "password": self.credentials.db_password,
+            "engine": db.engine,
+            "host": "127.0.0.1",
+            "port": self.topology.port("writer"),
+            "dbname": db.db_name,
+            "dbInstanceIdentifier": db.identifier,
+        }
+
+    # -- roles ---------------------------------------------------------------------------
+    def set_pg_roles(self, primary: str, standby: str | None) -> None:
+        """Record a new primary (and standby) everywhere roles live, and persist them."""
+        self.roles = replace(self.roles, pg_primary=primary, pg_standby=standby)
+        for node in self.postgres.values():
+            node.role = self.roles.pg_role(node.name)
+        self.roles.save(self.state.topology_file)
+
+    def set_cache_primary(self, primary: str) -> None:
+        """Record a new Redis primary and persist it."""
+        self.roles = self.roles.with_cache_primary(primary)
+        self.roles.save(self.state.topology_file)
 
     # -- views ---------------------------------------------------------------------------
     @property

@@ -1,29 +1,22 @@
 """The control loop: observe a snapshot, take at most one decision, say what it decided.
 
-Like Patroni's HA loop, a cycle is a pure decision over an immutable snapshot followed by
-one action; its sentence is logged and kept, and tests assert on it. This first version
-keeps the reader rotations to healthy replicas; failover decisions join it later.
+Like Patroni's HA loop, a cycle is a decision over an immutable snapshot followed by at
+most one action; its sentence is logged and kept, and tests assert on it. High
+availability (failover, rejoin, restarts: :mod:`sandbox.supervisor.ha`) comes first, then
+the reader rotations follow the healthy replicas.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from sandbox.supervisor.cluster import Cluster
+from sandbox.supervisor.decision import Decision
+from sandbox.supervisor.ha import HighAvailability
 from sandbox.supervisor.snapshot import Snapshot
 
 log = logging.getLogger("rdsbox.control")
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What one cycle decided: a sentence, and the action carrying it out (if any)."""
-
-    sentence: str
-    action: Callable[[], None] | None = None
 
 
 def _rotation(snapshot: Snapshot, members: set[str], fallback: str) -> set[str]:
@@ -60,14 +53,17 @@ def decide(cluster: Cluster, snapshot: Snapshot) -> Decision:
 class ControlLoop:
     """Runs cycles and remembers the recent sentences."""
 
-    def __init__(self, cluster: Cluster, history: int = 200) -> None:
+    def __init__(
+        self, cluster: Cluster, history: int = 200, ha: HighAvailability | None = None
+    ) -> None:
         self.cluster = cluster
+        self.ha = ha
         self.sentences: deque[str] = deque(maxlen=history)
         self._last = ""
 
     def cycle(self, snapshot: Snapshot) -> str:
         """One cycle: decide, act, return the sentence (logged when it changes)."""
-        decision = decide(self.cluster, snapshot)
+        decision = (self.ha.decide(snapshot) if self.ha else None) or decide(self.cluster, snapshot)
         sentence = decision.sentence
         if decision.action is not None:
             try:

@@ -16,6 +16,7 @@ from typing import Any
 from sandbox.binaries import Binaries
 from sandbox.config import SandboxConfig
 from sandbox.credentials import Credentials
+from sandbox.errors import RdsboxError
 from sandbox.privileges import RunAs, write_private
 from sandbox.process import PidRecord, raise_nofile_limit
 from sandbox.services.moto import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
@@ -25,7 +26,11 @@ from sandbox.supervisor.cleanup import SUPERVISOR
 from sandbox.supervisor.cluster import Cluster, Progress
 from sandbox.supervisor.control_api import ControlApi
 from sandbox.supervisor.control_loop import ControlLoop
-from sandbox.supervisor.snapshot import Snapshot, observe, status_document
+from sandbox.supervisor.db_actions import DatabaseActions
+from sandbox.supervisor.events import EventLog
+from sandbox.supervisor.faults import Faults
+from sandbox.supervisor.ha import HighAvailability
+from sandbox.supervisor.snapshot import Observer, Snapshot, status_document
 
 log = logging.getLogger("rdsbox.supervisor")
 
@@ -77,6 +82,9 @@ class Supervisor:
         self.cluster: Cluster | None = None
         self.snapshot: Snapshot | None = None
         self.loop: ControlLoop | None = None
+        self.faults: Faults | None = None
+        #: One actor at a time: the control loop's actions and faults.
+        self.lock = threading.RLock()
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT ask for a clean stop."""
@@ -97,49 +105,75 @@ class Supervisor:
         try:
             took = BringUp(cluster, progress).run()
             log.info("sandbox up in %.2f s", took)
-            self.loop = ControlLoop(cluster)
-            api = ControlApi(
-                cluster.topology.port("control"),
-                credentials.control_token,
-                {
-                    ("GET", "/v1/status"): lambda _: (200, self.status()),
-                    ("GET", "/v1/env"): lambda _: (200, env_document(cluster)),
-                    ("GET", "/v1/decisions"): lambda _: (
-                        200,
-                        list(self.loop.sentences) if self.loop else [],
-                    ),
-                    ("POST", "/v1/shutdown"): self._shutdown,
-                },
+            events = EventLog(state.events_file)
+            events.record(
+                prepared.config.database.identifier,
+                "notification",
+                f"DB instance available (sandbox up in {took:.2f} s).",
             )
-            api.start()
-            write_private(state.token_file, credentials.control_token)
-            state.control_file.write_text(
-                json.dumps({"port": cluster.topology.port("control"), "pid": os.getpid()})
-            )
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                self.snapshot = observe(cluster, pool)
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                ha = HighAvailability(cluster, DatabaseActions(cluster, events, pool), events)
+                self.loop = ControlLoop(cluster, ha=ha)
+                self.faults = Faults(cluster, ha, events, self.lock)
+                api = ControlApi(
+                    cluster.topology.port("control"),
+                    credentials.control_token,
+                    {
+                        ("GET", "/v1/status"): lambda _: (200, self.status()),
+                        ("GET", "/v1/env"): lambda _: (200, env_document(cluster)),
+                        ("GET", "/v1/decisions"): lambda _: (
+                            200,
+                            list(self.loop.sentences) if self.loop else [],
+                        ),
+                        ("POST", "/v1/fault"): self._fault,
+                        ("POST", "/v1/shutdown"): self._shutdown,
+                    },
+                )
+                api.start()
+                write_private(state.token_file, credentials.control_token)
+                state.control_file.write_text(
+                    json.dumps({"port": cluster.topology.port("control"), "pid": os.getpid()})
+                )
+                observer = Observer(cluster, pool, cluster.timing.health_check_timeout_s)
+                self.snapshot = observer.observe()
                 on_ready(self.status())
-                self._serve(pool)
+                self._serve(observer)
+                # Before the pool waits for its probes: a hung server would hold them.
+                self.faults.clear()
         finally:
             if api is not None:
                 api.stop()
+            if self.faults is not None:
+                self.faults.clear()  # a SIGSTOPped server would ignore the stop signal
             state.control_file.unlink(missing_ok=True)
             cluster.stop()
             state.pid_file(SUPERVISOR).unlink(missing_ok=True)
             log.info("sandbox stopped")
 
-    def _serve(self, pool: ThreadPoolExecutor) -> None:
+    def _serve(self, observer: Observer) -> None:
         cluster, loop = self.cluster, self.loop
         assert cluster is not None and loop is not None
         interval = cluster.timing.health_check_interval_s
         while not self.stop_requested.wait(interval):
-            self.snapshot = observe(cluster, pool)
-            loop.cycle(self.snapshot)
+            self.snapshot = observer.observe()
+            with self.lock:
+                loop.cycle(self.snapshot)
 
     def status(self) -> dict[str, Any]:
         """The current status document."""
         assert self.cluster is not None and self.snapshot is not None
         return status_document(self.cluster, self.snapshot, os.getpid())
+
+    def _fault(self, body: dict[str, Any]) -> tuple[int, Any]:
+        assert self.faults is not None
+        seconds = body.get("seconds")
+        if seconds is not None and not isinstance(seconds, int | float):
+            return 400, {"error": "seconds must be a number"}
+        try:
+            done = self.faults.apply(str(body.get("fault")), body.get("target"), seconds)
+        except RdsboxError as exc:
+            return 400, {"error": str(exc)}
+        return 200, {"done": done}
 
     def _shutdown(self, _body: dict[str, Any]) -> tuple[int, Any]:
         self.stop_requested.set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,6 +32,10 @@ class Snapshot:
     components: tuple[ComponentState, ...]
     routes: tuple[tuple[str, tuple[str, ...]], ...]
     router_healthy: bool
+    #: The primary's pg_stat_replication: (application_name, state, sync_state).
+    replication: tuple[tuple[str, str, str], ...] = ()
+    #: Redis primary port each answering Sentinel reports.
+    sentinel_views: tuple[int, ...] = ()
 
     def component(self, name: str) -> ComponentState:
         """State of component ``name``."""
@@ -41,40 +45,101 @@ class Snapshot:
         """Whether component ``name`` answered its probe."""
         return self.component(name).healthy
 
+    def exited(self, name: str) -> bool:
+        """Whether component ``name`` has no process at all (crashed or stopped)."""
+        return self.component(name).pid is None
+
+    def replication_state(self, name: str) -> tuple[str, str] | None:
+        """(state, sync_state) of follower ``name`` as the primary sees it."""
+        for app, state, sync in self.replication:
+            if app == name:
+                return state, sync
+        return None
+
     @property
     def all_healthy(self) -> bool:
         """Every component and the router answered."""
         return self.router_healthy and all(c.healthy for c in self.components)
 
 
-def observe(cluster: Cluster, pool: ThreadPoolExecutor) -> Snapshot:
-    """Probe every component (in parallel) and the router; never raises."""
-    servers = cluster.components()
+class Observer:
+    """Takes snapshots. A probe that does not answer within the timeout counts as
+    unhealthy (a hung server blocks its client); it is not probed again until it returns,
+    so hung servers never pile up threads."""
 
-    def state_of(server: ManagedServer) -> ComponentState:
-        pid = server.pid
-        return ComponentState(
-            server.name,
-            server.kind,
-            cluster.role_of(server),
-            server.host,
-            server.port,
-            pid,
-            pid is not None and server.probe(),
+    def __init__(self, cluster: Cluster, pool: ThreadPoolExecutor, timeout: float) -> None:
+        self.cluster = cluster
+        self.pool = pool
+        self.timeout = timeout
+        self._pending: dict[str, Future[bool]] = {}
+
+    def _probe(self, server: ManagedServer) -> Future[bool]:
+        pending = self._pending.get(server.name)
+        if pending is None or pending.done():
+            pending = self.pool.submit(server.probe)
+            self._pending[server.name] = pending
+        return pending
+
+    def observe(self) -> Snapshot:
+        """Probe every component (in parallel), the router, the primary's replication
+        view and the Sentinels; never raises."""
+        cluster = self.cluster
+        servers = cluster.components()
+        pids = {server.name: server.pid for server in servers}
+        futures = {server.name: self._probe(server) for server in servers if pids[server.name]}
+        wait(futures.values(), timeout=self.timeout)
+
+        def answered(name: str) -> bool:
+            future = futures.get(name)
+            return bool(
+                future is not None and future.done() and not future.exception() and future.result()
+            )
+
+        states = tuple(
+            ComponentState(
+                server.name,
+                server.kind,
+                cluster.role_of(server),
+                server.host,
+                server.port,
+                pids[server.name],
+                answered(server.name),
+            )
+            for server in servers
+        )
+        try:
+            routes = cluster.router.enabled()
+            router_ok = True
+        except Exception:
+            routes, router_ok = {}, False
+        return Snapshot(
+            time.time(),
+            states,
+            tuple((name, tuple(sorted(nodes))) for name, nodes in sorted(routes.items())),
+            router_ok,
+            self._replication(states),
+            self._sentinel_views(states),
         )
 
-    states = tuple(pool.map(state_of, servers))
-    try:
-        routes = cluster.router.enabled()
-        router_ok = True
-    except Exception:
-        routes, router_ok = {}, False
-    return Snapshot(
-        time.time(),
-        states,
-        tuple((name, tuple(sorted(nodes))) for name, nodes in sorted(routes.items())),
-        router_ok,
-    )
+    def _replication(self, states: tuple[ComponentState, ...]) -> tuple[tuple[str, str, str], ...]:
+        primary = self.cluster.primary
+        if not any(c.name == primary.name and c.healthy for c in states):
+            return ()
+        future = self.pool.submit(primary.replication)
+        try:
+            return tuple(future.result(timeout=self.timeout))
+        except Exception:
+            return ()
+
+    def _sentinel_views(self, states: tuple[ComponentState, ...]) -> tuple[int, ...]:
+        healthy = {c.name for c in states if c.healthy}
+        views = []
+        for sentinel in self.cluster.sentinels.values():
+            if sentinel.name in healthy:
+                address = sentinel.primary_address()
+                if address is not None:
+                    views.append(address[1])
+        return tuple(views)
 
 
 def status_document(cluster: Cluster, snapshot: Snapshot, supervisor_pid: int) -> dict[str, Any]:

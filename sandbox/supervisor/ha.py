@@ -1,0 +1,223 @@
+"""High-availability decisions of the control loop: the emulated RDS and ElastiCache
+control planes. One decision per cycle, in priority order; each returns its sentence.
+
+* the primary failed (process gone at once; unresponsive for ``failure_detection_s``):
+  Multi-AZ promotes the standby, single-AZ restarts the primary in place;
+* the writer endpoint flips after ``dns_update_delay_s + dns_ttl_s``;
+* replicas follow the new primary; a failed former primary rejoins as the standby
+  (bounded attempts); a streaming standby is made synchronous again;
+* the cache endpoints follow the Sentinels' primary; crashed servers are restarted,
+  except those a fault stopped on purpose.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from sandbox.services.base import ManagedServer
+from sandbox.services.redis import RedisNode, Sentinel
+from sandbox.supervisor.cluster import Cluster
+from sandbox.supervisor.db_actions import DatabaseActions
+from sandbox.supervisor.decision import Decision
+from sandbox.supervisor.events import EventLog
+from sandbox.supervisor.snapshot import Snapshot
+
+#: Attempts to bring a failed former primary back before giving up (each reported).
+MAX_REJOIN_ATTEMPTS = 3
+
+
+@dataclass
+class Memory:
+    """What the loop remembers between cycles (the snapshot is all else)."""
+
+    failing_since: dict[str, float] = field(default_factory=dict)
+    writer_due: float | None = None
+    rejoin_attempts: dict[str, int] = field(default_factory=dict)
+    #: Components a fault stopped on purpose: never restarted behind the user's back.
+    held: set[str] = field(default_factory=set)
+
+
+class HighAvailability:
+    """Decides failovers, flips, rejoins and restarts."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        actions: DatabaseActions,
+        events: EventLog,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cluster = cluster
+        self.db = actions
+        self.events = events
+        self.clock = clock
+        self.memory = Memory()
+
+    def failure(self, snapshot: Snapshot, name: str) -> str | None:
+        """Why ``name`` counts as failed now, or None (updates the failing-since clock)."""
+        if snapshot.exited(name):
+            return "process exited"
+        if snapshot.healthy(name):
+            self.memory.failing_since.pop(name, None)
+            return None
+        since = self.memory.failing_since.setdefault(name, self.clock())
+        if self.clock() - since >= self.cluster.timing.failure_detection_s:
+            return "not responding"
+        return None
+
+    def decide(self, snapshot: Snapshot) -> Decision | None:
+        """The HA decision this snapshot calls for, or None (routing decides then)."""
+        failures = {c.name: self.failure(snapshot, c.name) for c in snapshot.components}
+        for step in (
+            self._primary,
+            self._writer,
+            self._followers,
+            self._standby,
+            self._cache,
+            self._restarts,
+        ):
+            decision = step(snapshot, failures)
+            if decision is not None:
+                return decision
+        return None
+
+    # -- database ------------------------------------------------------------------------
+    def _primary(self, snapshot: Snapshot, failures: dict[str, str | None]) -> Decision | None:
+        cluster = self.cluster
+        primary, standby = cluster.primary, cluster.standby
+        reason = failures.get(primary.name)
+        if reason is None:
+            return None
+        if standby is not None and snapshot.healthy(standby.name):
+            return Decision(
+                f"primary {primary.name} failed ({reason}): promoting standby {standby.name}",
+                lambda: self._fail_over(reason),
+            )
+        return Decision(
+            f"primary {primary.name} failed ({reason}): restarting it in place",
+            lambda: self.db.restart(primary, reason),
+        )
+
+    def _fail_over(self, reason: str) -> None:
+        old = self.cluster.primary.name
+        self.db.fail_over(reason)
+        timing = self.cluster.timing
+        self.memory.writer_due = self.clock() + timing.dns_update_delay_s + timing.dns_ttl_s
+        self.memory.rejoin_attempts.pop(old, None)
+        self.memory.failing_since.pop(old, None)
+
+    def _writer(self, snapshot: Snapshot, _: dict[str, str | None]) -> Decision | None:
+        due = self.memory.writer_due
+        primary = self.cluster.primary.name
+        routed = set(dict(snapshot.routes).get("writer", ()))
+        if due is not None and self.clock() < due:
+            return None
+        if due is None and routed == {primary}:
+            return None
+        self.memory.writer_due = None
+        return Decision(f"writer endpoint flips to {primary}", self.db.flip_writer)
+
+    def _followers(self, _: Snapshot, failures: dict[str, str | None]) -> Decision | None:
+        primary = self.cluster.primary
+        stale = [
+            n
+            for n in self.cluster.read_replicas
+            if n.upstream_port != primary.port and failures.get(n.name) is None
+        ]
+        if not stale:
+            return None
+        names = ", ".join(n.name for n in stale)
+        return Decision(
+            f"replicas {names} follow the new primary {primary.name}",
+            lambda: self.db.repoint_followers(stale),
+        )
+
+    def _standby(self, snapshot: Snapshot, failures: dict[str, str | None]) -> Decision | None:
+        standby = self.cluster.standby
+        if standby is None or standby.name in self.memory.held:
+            return None
+        if failures.get(standby.name) is not None:
+            attempts = self.memory.rejoin_attempts.get(standby.name, 0)
+            if attempts >= MAX_REJOIN_ATTEMPTS:
+                return Decision(
+                    f"standby {standby.name} is down; gave up after {attempts} "
+                    f"attempts to rejoin it (see rdsbox events)"
+                )
+            self.memory.rejoin_attempts[standby.name] = attempts + 1
+            return Decision(
+                f"standby {standby.name} is down: rejoining it to "
+                f"{self.cluster.primary.name} (attempt {attempts + 1} of "
+                f"{MAX_REJOIN_ATTEMPTS})",
+                lambda: self.db.rejoin(standby),
+            )
+        state = snapshot.replication_state(standby.name)
+        if state is not None and state[0] == "streaming" and state[1] != "sync":
+            self.memory.rejoin_attempts.pop(standby.name, None)
+            return Decision(
+                f"standby {standby.name} streams: making it synchronous",
+                self.db.attach_sync_standby,
+            )
+        return None
+
+    # -- cache ---------------------------------------------------------------------------
+    def _cache(self, snapshot: Snapshot, _: dict[str, str | None]) -> Decision | None:
+        cluster = self.cluster
+        views = snapshot.sentinel_views
+        if not views:
+            return None
+        port = max(set(views), key=views.count)
+        if views.count(port) * 2 <= len(views) or port == cluster.cache_primary.port:
+            return None
+        new = next((n for n in cluster.redis.values() if n.port == port), None)
+        if new is None:
+            return None
+        return Decision(
+            f"Sentinels switched the cache primary to {new.name}: endpoints follow",
+            lambda: self._follow_cache(new.name),
+        )
+
+    def _follow_cache(self, new: str) -> None:
+        cluster = self.cluster
+        old = cluster.cache_primary.name
+        cluster.set_cache_primary(new)
+        cluster.router.route("cache_primary", {new}, reset_others=True)
+        cluster.router.route("cache_reader", cluster.cache_reader_targets())
+        self.events.record(
+            cluster.config.cache.replication_group_id,
+            "failover",
+            f"Failover from primary node {old} to replica node {new} completed.",
+        )
+
+    # -- crashed servers -------------------------------------------------------------------
+    def _restarts(self, snapshot: Snapshot, _: dict[str, str | None]) -> Decision | None:
+        cluster = self.cluster
+        for component in snapshot.components:
+            if not snapshot.exited(component.name) or component.name in self.memory.held:
+                continue
+            server = next(s for s in cluster.components() if s.name == component.name)
+            if server.kind == "postgres" and server.name == cluster.primary.name:
+                continue  # the primary's own branch handles it
+            if cluster.standby is not None and server.name == cluster.standby.name:
+                continue  # rejoined by _standby, with pg_rewind
+            if server.kind == "redis" and server.name == cluster.cache_primary.name:
+                continue  # Sentinel fails it over first; it then returns as a replica
+            return Decision(
+                f"{server.name} ({server.kind}) exited: restarting it",
+                partial(self._restart, server),
+            )
+        return None
+
+    def _restart(self, server: ManagedServer) -> None:
+        cluster = self.cluster
+        if isinstance(server, RedisNode | Sentinel):
+            server.primary_port = cluster.cache_primary.port
+        server.kill()
+        server.start()
+        if server is cluster.moto and cluster.secret_arn is not None:
+            cluster.secret_arn = cluster.moto.put_secret(
+                cluster.config.secret.name, cluster.secret_value()
+            )
+        self.events.record(server.name, "availability", f"{server.kind} restarted after a crash.")
