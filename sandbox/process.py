@@ -168,6 +168,38 @@ def signal_group(record: PidRecord, sig: signal.Signals) -> bool:
     return False
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (children first seen via /proc's parent links)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(raw[raw.rindex(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def signal_tree(record: PidRecord, sig: signal.Signals) -> bool:
+    """Signal the recorded process and all its descendants, if it is still ours.
+
+    Needed where children leave the process group: PostgreSQL backends call setsid()."""
+    if not record.alive():
+        return False
+    for pid in [record.pid, *descendants(record.pid)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+    return True
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
     """Poll ``predicate`` until true or ``timeout`` seconds pass; returns the last answer."""
     deadline = time.monotonic() + timeout
@@ -188,11 +220,16 @@ def stop_recorded(
     if record is None or not record.alive():
         pid_path.unlink(missing_ok=True)
         return False
-    signal_group(record, first or signal.Signals[record.stop_signal])
+    sig = first or signal.Signals[record.stop_signal]
+    if sig == signal.SIGKILL:
+        # Descendants outside the group (postgres backends call setsid) die too, also
+        # when frozen by SIGSTOP: orphans would hold the server's shared memory.
+        signal_tree(record, sig)
+    else:
+        signal_group(record, sig)
     if not wait_until(lambda: not record.alive(), timeout):
-        signal_group(record, signal.SIGKILL)
+        signal_tree(record, signal.SIGKILL)
         wait_until(lambda: not record.alive(), 5.0)
-    # Children of the group (postgres backends) may outlive the leader briefly.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(record.pid, signal.SIGKILL)
     pid_path.unlink(missing_ok=True)

@@ -41,6 +41,8 @@ class DatabaseActions:
         self.events.record(
             self.instance, "failover", f"Multi-AZ instance failover started ({reason})."
         )
+        # Fence the old primary first (a hung one would come back as a second primary).
+        old.kill()
         paused = self._pause_proxy()
         timing = cluster.timing
         time.sleep(timing.promotion_delay_s)
@@ -133,19 +135,32 @@ class DatabaseActions:
         )
 
     # -- recovery of a failed node --------------------------------------------------------
-    def rejoin(self, node: PostgresInstance) -> None:
-        """Bring a failed former primary back as a follower: pg_rewind, else re-clone."""
+    def rejoin(self, node: PostgresInstance, attempt: int = 1) -> None:
+        """Bring a failed former primary back as a follower: pg_rewind on the first
+        attempt, a fresh clone after that or when rewinding fails. Raises (and records an
+        event) when the node does not stream afterwards."""
         primary = self.cluster.primary
         node.kill()
         node.upstream_port = primary.port
-        try:
-            self._rewind(node, primary)
-            how = "rewound"
-        except ComponentFailedError as exc:
-            self.events.record(node.name, "notification", f"pg_rewind failed ({exc}); re-cloning.")
+        how = "re-cloned"
+        if attempt == 1:
+            try:
+                self._rewind(node, primary)
+                how = "rewound"
+            except ComponentFailedError as exc:
+                self.events.record(node.name, "notification", f"{exc}; re-cloning instead.")
+        if how == "re-cloned":
             shutil.rmtree(node.pgdata, ignore_errors=True)
-            how = "re-cloned"
         node.start()
+        timeout = self.cluster.timing.startup_timeout_s
+        if not wait_until(lambda: _streams(primary, node.name), timeout):
+            node.kill()
+            self.events.record(
+                node.name,
+                "notification",
+                f"DB instance {how} but not streaming from {primary.name} (attempt {attempt}).",
+            )
+            raise ComponentFailedError(f"{node.name} does not stream after being {how}")
         self.events.record(
             node.name,
             "availability",
@@ -156,6 +171,10 @@ class DatabaseActions:
         if not node.initialized():
             raise ComponentFailedError("no data directory")
         settings = primary.settings
+        # A promoted node records its new timeline in pg_control only at its next
+        # checkpoint; until then pg_rewind sees one timeline and rewinds nothing.
+        with primary.connect(dbname="postgres") as conn:
+            conn.execute("CHECKPOINT")
         source = f"host={HOST} port={primary.port} user={settings.username} dbname=postgres"
         result = run_checked(
             [node.binaries["pg_rewind"], "-D", node.pgdata, f"--source-server={source}"],
@@ -165,7 +184,7 @@ class DatabaseActions:
         )
         if result.returncode != 0:
             last = " | ".join(result.stderr.strip().splitlines()[-2:])
-            raise ComponentFailedError(f"pg_rewind: {last}")
+            raise ComponentFailedError(f"pg_rewind failed: {last}")
 
     def restart(self, node: PostgresInstance, reason: str) -> None:
         """Restart a node in place (crash recovery), as single-AZ RDS does."""
@@ -173,6 +192,17 @@ class DatabaseActions:
         self.events.record(node.name, "availability", f"DB instance restarting ({reason}).")
         node.start()
         self.events.record(node.name, "availability", "DB instance restarted.")
+
+
+def _streams(primary: PostgresInstance, name: str) -> bool:
+    try:
+        with primary.connect(dbname="postgres", timeout=1) as conn:
+            row = conn.execute(
+                "SELECT state FROM pg_stat_replication WHERE application_name = %s", (name,)
+            ).fetchone()
+    except psycopg.Error:
+        return False
+    return row is not None and row[0] == "streaming"
 
 
 def _writable(node: PostgresInstance) -> bool:

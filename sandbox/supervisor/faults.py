@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.errors import UnknownNameError
-from sandbox.process import PidRecord, signal_group
+from sandbox.process import PidRecord, signal_tree
 from sandbox.services.base import ManagedServer
 from sandbox.supervisor.cluster import Cluster
 from sandbox.supervisor.events import EventLog
@@ -103,7 +103,7 @@ class Faults:
         if seconds is None or seconds <= 0:
             raise UnknownNameError("hang needs --for SECONDS (a positive number)")
         record = PidRecord.read(server.pid_path)
-        if record is None or not signal_group(record, signal.SIGSTOP):
+        if record is None or not signal_tree(record, signal.SIGSTOP):
             raise UnknownNameError(f"{server.name} is not running; nothing to hang")
         self._hung.add(server.name)
         self.events.record(server.name, "fault", f"{server.kind} hung for {seconds:g} s.")
@@ -113,7 +113,7 @@ class Faults:
     def _resume(self, server: ManagedServer) -> None:
         record = PidRecord.read(server.pid_path)
         if record is not None:
-            signal_group(record, signal.SIGCONT)
+            signal_tree(record, signal.SIGCONT)
         if server.name in self._hung:
             self._hung.discard(server.name)
             self.events.record(server.name, "fault", f"{server.kind} resumed.")

@@ -151,7 +151,7 @@ class HighAvailability:
                 f"standby {standby.name} is down: rejoining it to "
                 f"{self.cluster.primary.name} (attempt {attempts + 1} of "
                 f"{MAX_REJOIN_ATTEMPTS})",
-                lambda: self.db.rejoin(standby),
+                lambda: self.db.rejoin(standby, attempts + 1),
             )
         state = snapshot.replication_state(standby.name)
         if state is not None and state[0] == "streaming" and state[1] != "sync":
