@@ -131,8 +131,9 @@ class Sandbox:
     """One rdsbox sandbox in a fresh state dir; :meth:`up` times the start, :meth:`down`
     stops it and deletes the data (always call it, e.g. in ``finally``)."""
 
-    def __init__(self, port_base: int) -> None:
+    def __init__(self, port_base: int, extra: tuple[str, ...] = ()) -> None:
         self.port_base = port_base
+        self.extra = extra
         self.workdir = make_workdir("rdsbox-bench-")
         self.state_dir = self.workdir / "s"
         self.status: dict[str, Any] = {}
@@ -142,7 +143,7 @@ class Sandbox:
 
     def up(self) -> float:
         """``rdsbox up --json``; returns the wall-clock seconds until it returned healthy."""
-        argv = self._cli("--port-base", str(self.port_base), "up", "--json")
+        argv = self._cli("--port-base", str(self.port_base), "up", "--json", *self.extra)
         began = time.monotonic()
         result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=REPO)
         elapsed = time.monotonic() - began
@@ -171,6 +172,14 @@ class Sandbox:
                 if result.returncode != 0:
                     log(f"rdsbox down failed (exit {result.returncode}): {result.stderr.strip()}")
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def refresh(self) -> dict[str, Any]:
+        """Re-read the status (`rdsbox status --json`); roles change across failovers."""
+        result = subprocess.run(
+            self._cli("status", "--json"), capture_output=True, text=True, check=False, cwd=REPO
+        )
+        self.status = json.loads(result.stdout)
+        return self.status
 
     def password(self) -> str:
         """The master user's password, from the state dir's credentials.json."""

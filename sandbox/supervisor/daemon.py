@@ -162,7 +162,10 @@ class Supervisor:
     def status(self) -> dict[str, Any]:
         """The current status document."""
         assert self.cluster is not None and self.snapshot is not None
-        return status_document(self.cluster, self.snapshot, os.getpid())
+        document = status_document(self.cluster, self.snapshot, os.getpid())
+        if self.faults is not None:
+            document["faults"] = self.faults.describe()
+        return document
 
     def _fault(self, body: dict[str, Any]) -> tuple[int, Any]:
         assert self.faults is not None

@@ -48,10 +48,12 @@ class DatabaseActions:
         time.sleep(timing.promotion_delay_s)
         self._promote(new)
         cluster.set_pg_roles(primary=new.name, standby=old.name)
+        # Clients first; the rest is bookkeeping. The promoted node names no synchronous
+        # standby (it never had one as a standby), so its commits cannot block meanwhile.
+        self._repoint_proxy(new, paused)
         new.write_runtime_conf(sync_standby=None)
         new.reload()
         bootstrap_slots(new, cluster.followers)
-        self._repoint_proxy(new, paused)
         self.events.record(
             self.instance,
             "failover",
@@ -61,7 +63,8 @@ class DatabaseActions:
 
     def _promote(self, node: PostgresInstance) -> None:
         result = run_checked(
-            [node.binaries["pg_ctl"], "promote", "-D", node.pgdata, "-w", "-t", "30"],
+            # -W: pg_ctl's own wait polls every 100 ms; ours below polls every 10 ms.
+            [node.binaries["pg_ctl"], "promote", "-D", node.pgdata, "-W"],
             run_as=node.run_as,
         )
         if result.returncode != 0:
@@ -69,7 +72,7 @@ class DatabaseActions:
                 f"{node.name}: pg_ctl promote failed: {result.stderr.strip()}"
             )
         node.role = "primary"
-        if not wait_until(lambda: _writable(node), _PROMOTE_TIMEOUT_S, 0.02):
+        if not wait_until(lambda: _writable(node), _PROMOTE_TIMEOUT_S, 0.01):
             raise ComponentFailedError(f"{node.name}: promoted but not accepting writes")
 
     def _pause_proxy(self) -> bool:
