@@ -75,7 +75,7 @@ class TimingProfile(BaseModel):
 
 
 _FAST = TimingProfile(
-    health_check_interval_s=0.2,
+    health_check_interval_s=0.1,
     health_check_timeout_s=1.0,
     failure_detection_s=0.6,
     promotion_delay_s=0.0,

@@ -79,6 +79,9 @@ class EndpointRouter(ManagedServer):
             "    log global",
             "    option splice-auto",
             "    timeout connect 2s",
+            # A node that is down refuses at once, as a dead host behind a DNS name does;
+            # HAProxy's retries would hold the client for a second per retry instead.
+            "    retries 0",
             # Database and cache sessions are long-lived; idle timeouts belong to clients.
             "    timeout client 24h",
             "    timeout server 24h",

@@ -120,20 +120,44 @@ class HighAvailability:
         self.memory.writer_due = None
         return Decision(f"writer endpoint flips to {primary}", self.db.flip_writer)
 
-    def _followers(self, _: Snapshot, failures: dict[str, str | None]) -> Decision | None:
+    def _followers(self, snapshot: Snapshot, failures: dict[str, str | None]) -> Decision | None:
         primary = self.cluster.primary
         stale = [
             n
             for n in self.cluster.read_replicas
             if n.upstream_port != primary.port and failures.get(n.name) is None
         ]
-        if not stale:
+        if stale:
+            names = ", ".join(n.name for n in stale)
+            return Decision(
+                f"replicas {names} follow the new primary {primary.name}",
+                lambda: self.db.repoint_followers(stale),
+            )
+        return self._lost_replica(snapshot, failures)
+
+    def _lost_replica(self, snapshot: Snapshot, failures: dict[str, str | None]) -> Decision | None:
+        """A running replica that does not stream from the primary for a while (it had
+        replayed WAL past the promotion point of the new timeline) is rewound or re-cloned."""
+        if not snapshot.healthy(self.cluster.primary.name):
             return None
-        names = ", ".join(n.name for n in stale)
-        return Decision(
-            f"replicas {names} follow the new primary {primary.name}",
-            lambda: self.db.repoint_followers(stale),
-        )
+        grace = max(2.0, self.cluster.timing.failure_detection_s * 3)
+        for node in self.cluster.read_replicas:
+            state = snapshot.replication_state(node.name)
+            if failures.get(node.name) is not None or (state and state[0] == "streaming"):
+                self.memory.failing_since.pop(f"stream:{node.name}", None)
+                continue
+            since = self.memory.failing_since.setdefault(f"stream:{node.name}", self.clock())
+            attempts = self.memory.rejoin_attempts.get(node.name, 0)
+            if self.clock() - since < grace or attempts >= MAX_REJOIN_ATTEMPTS:
+                continue
+            self.memory.rejoin_attempts[node.name] = attempts + 1
+            self.memory.failing_since.pop(f"stream:{node.name}", None)
+            return Decision(
+                f"replica {node.name} does not stream from {self.cluster.primary.name}: "
+                f"rejoining it (attempt {attempts + 1} of {MAX_REJOIN_ATTEMPTS})",
+                lambda n=node, a=attempts + 1: self.db.rejoin(n, a),  # type: ignore[misc]
+            )
+        return None
 
     def _standby(self, snapshot: Snapshot, failures: dict[str, str | None]) -> Decision | None:
         standby = self.cluster.standby
@@ -163,8 +187,18 @@ class HighAvailability:
         return None
 
     # -- cache ---------------------------------------------------------------------------
-    def _cache(self, snapshot: Snapshot, _: dict[str, str | None]) -> Decision | None:
+    def _cache(self, snapshot: Snapshot, failures: dict[str, str | None]) -> Decision | None:
         cluster = self.cluster
+        current = cluster.cache_primary.name
+        # Sentinel sends REPLICAOF NO ONE about a second before it publishes the new
+        # primary (it waits for the replica's next INFO); the promoted node already says
+        # role:master and takes writes, so follow it as soon as the old primary is down.
+        promoted = [name for name in snapshot.redis_masters if name != current]
+        if len(promoted) == 1 and failures.get(current) is not None:
+            return Decision(
+                f"{promoted[0]} was promoted by Sentinel: cache endpoints follow",
+                lambda: self._follow_cache(promoted[0]),
+            )
         views = snapshot.sentinel_views
         if not views:
             return None
@@ -172,8 +206,8 @@ class HighAvailability:
         if views.count(port) * 2 <= len(views) or port == cluster.cache_primary.port:
             return None
         new = next((n for n in cluster.redis.values() if n.port == port), None)
-        if new is None:
-            return None
+        if new is None or new.name not in snapshot.redis_masters:
+            return None  # Sentinels lag behind a failover we already followed
         return Decision(
             f"Sentinels switched the cache primary to {new.name}: endpoints follow",
             lambda: self._follow_cache(new.name),

@@ -36,6 +36,8 @@ class Snapshot:
     replication: tuple[tuple[str, str, str], ...] = ()
     #: Redis primary port each answering Sentinel reports.
     sentinel_views: tuple[int, ...] = ()
+    #: Redis nodes that report themselves as primary (role:master).
+    redis_masters: tuple[str, ...] = ()
 
     def component(self, name: str) -> ComponentState:
         """State of component ``name``."""
@@ -119,6 +121,7 @@ class Observer:
             router_ok,
             self._replication(states),
             self._sentinel_views(states),
+            self._redis_masters(states),
         )
 
     def _replication(self, states: tuple[ComponentState, ...]) -> tuple[tuple[str, str, str], ...]:
@@ -130,6 +133,12 @@ class Observer:
             return tuple(future.result(timeout=self.timeout))
         except Exception:
             return ()
+
+    def _redis_masters(self, states: tuple[ComponentState, ...]) -> tuple[str, ...]:
+        healthy = {c.name for c in states if c.healthy}
+        nodes = [n for n in self.cluster.redis.values() if n.name in healthy]
+        roles = self.pool.map(lambda n: n.replication().get("role"), nodes)
+        return tuple(n.name for n, role in zip(nodes, roles, strict=True) if role == "master")
 
     def _sentinel_views(self, states: tuple[ComponentState, ...]) -> tuple[int, ...]:
         healthy = {c.name for c in states if c.healthy}
