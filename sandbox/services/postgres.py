@@ -125,12 +125,14 @@ class PostgresInstance(ManagedServer):
         self.run_as.make_dir(self.node_dir)
         if not self.initialized():
             if self.template is not None:
-                self.seed = self.template.pgdata
+                # One use only: a later re-clone (rejoin) must copy the current primary.
+                template, self.template = self.template, None
+                self.seed = template.pgdata
                 self._clone()
                 if self.role == "primary":
                     # Until bootstrap sets the sandbox's password, log in with the
                     # template's; kept in a file so an interrupted start can resume.
-                    write_private(self.template_password_file, self.template.password)
+                    write_private(self.template_password_file, template.password)
             elif self.role == "primary":
                 self._initdb()
             else:
@@ -182,8 +184,10 @@ class PostgresInstance(ManagedServer):
     def _clone(self) -> None:
         if self.seed is not None:
             # A fresh base backup shared by several new followers: copying it is much
-            # cheaper than one pg_basebackup (checkpoint, walsender) per follower.
-            self._install(["cp", "-a", str(self.seed)], "copying the base backup")
+            # cheaper than one pg_basebackup (checkpoint, walsender) per follower. One use
+            # only: the seed is deleted after bring-up.
+            seed, self.seed = self.seed, None
+            self._install(["cp", "-a", str(seed)], "copying the base backup")
             return
         if self.upstream_port is None:
             raise ComponentFailedError(f"{self.name}: no primary to clone from")

@@ -32,18 +32,27 @@ def _primary(status: dict[str, Any], kind: str = "postgres") -> dict[str, Any]:
 def _settled(box: Sandbox) -> dict[str, Any]:
     """Wait until every component is healthy and the standby is synchronous again."""
 
-    def ready() -> dict[str, Any] | None:
+    def ready() -> dict[str, Any]:
+        # Raising says why it is not ready yet: wait_for reports the last exception.
         status = box.status()
-        if not status.get("healthy"):
-            return None
+        unhealthy = [c["name"] for c in status["components"] if not c["healthy"]]
+        decisions = (box.state_dir / "logs" / "supervisor.log").read_text().splitlines()[-6:]
+        for name in unhealthy:
+            log = box.state_dir / "logs" / f"{name}.log"
+            decisions += [
+                line for line in log.read_text().splitlines()[-40:] if "starting up" not in line
+            ][-12:]
+        assert status.get("healthy"), f"unhealthy: {unhealthy}; last decisions: {decisions}"
         with box.db(status["endpoints"]["writer"]["port"]) as conn:
             rows = dict(
                 conn.execute(
-                    "SELECT application_name, sync_state FROM pg_stat_replication"
+                    "SELECT application_name, state || '/' || sync_state FROM pg_stat_replication"
                 ).fetchall()
             )
         (standby,) = box.component(status, "postgres", "standby")
-        return status if rows.get(standby["name"]) == "sync" and len(rows) == 3 else None
+        settled = rows.get(standby["name"]) == "streaming/sync" and len(rows) == 3
+        assert settled, f"pg_stat_replication: {rows}"
+        return status
 
     return wait_for(ready, timeout=60, interval=0.2)
 
