@@ -186,6 +186,17 @@ class Sandbox:
         credentials = json.loads((self.state_dir / "credentials.json").read_text())
         return str(credentials["db_password"])
 
+    def connect(self, endpoint: str, autocommit: bool = False) -> psycopg.Connection:
+        """A connection as the master user to the application database via ``endpoint``."""
+        return psycopg.connect(
+            host=HOST,
+            port=self.endpoint_port(endpoint),
+            user=DB_USER,
+            password=self.password(),
+            dbname=DB_NAME,
+            autocommit=autocommit,
+        )
+
     def endpoint_port(self, name: str) -> int:
         """Port of a named endpoint (writer, reader, proxy, ...)."""
         return int(self.status["endpoints"][name]["port"])

@@ -83,13 +83,7 @@ def _settled(box: Sandbox) -> dict[str, Any]:
         status = box.refresh()
         standby = [c for c in status["components"] if c["role"] == "standby"]
         if status.get("healthy") and standby:
-            with psycopg.connect(
-                host=HOST,
-                port=box.endpoint_port("writer"),
-                user=DB_USER,
-                password=box.password(),
-                dbname=DB_NAME,
-            ) as conn:
+            with box.connect("writer") as conn:
                 row = conn.execute(
                     "SELECT sync_state FROM pg_stat_replication WHERE application_name = %s",
                     (standby[0]["name"],),
@@ -215,14 +209,7 @@ def main() -> None:
     floor_s: list[float] = []
     try:
         box.up()
-        with psycopg.connect(
-            host=HOST,
-            port=box.endpoint_port("writer"),
-            user=DB_USER,
-            password=box.password(),
-            dbname=DB_NAME,
-            autocommit=True,
-        ) as conn:
+        with box.connect("writer", autocommit=True) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS failover_probe (at timestamptz)")
         for run in range(1, args.runs + 1):
             proxy, writer = database_failover(box)

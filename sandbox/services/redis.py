@@ -31,7 +31,34 @@ def kept_client(port: int, password: str | None) -> redis.Redis:
     )
 
 
-class RedisNode(ManagedServer):
+class RedisProtocolServer(ManagedServer):
+    """A server that speaks the Redis protocol, with one kept client for checks."""
+
+    #: AUTH password of the server (None: no AUTH).
+    password: str | None = None
+    _client: redis.Redis | None = None
+
+    def client(self) -> redis.Redis:
+        """The kept client of this server (thread-safe; reconnects itself)."""
+        if self._client is None:
+            self._client = kept_client(self.port, self.password)
+        return self._client
+
+    def release(self) -> None:
+        """Close the kept client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def probe(self) -> bool:
+        """PING answers."""
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
+
+
+class RedisNode(RedisProtocolServer):
     """One ``redis-server``: the primary or a replica of the replication group."""
 
     kind = "redis"
@@ -39,9 +66,10 @@ class RedisNode(ManagedServer):
     def __init__(self, name: str, port: int, context: ServerContext, auth_token: str) -> None:
         super().__init__(name, port, context)
         self.auth_token = auth_token
+        self.password = auth_token
         #: Port of the primary to replicate from; None for the primary.
         self.primary_port: int | None = None
-        self._client: redis.Redis | None = None
+        self._client = None
 
     @property
     def conf_path(self) -> Path:
@@ -78,25 +106,6 @@ class RedisNode(ManagedServer):
         """Foreground redis-server."""
         return [str(self.binaries["redis-server"]), str(self.conf_path)]
 
-    def client(self) -> redis.Redis:
-        """The kept authenticated client of this node (thread-safe; reconnects itself)."""
-        if self._client is None:
-            self._client = kept_client(self.port, self.auth_token)
-        return self._client
-
-    def release(self) -> None:
-        """Close the kept client."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def probe(self) -> bool:
-        """PING answers."""
-        try:
-            return bool(self.client().ping())
-        except redis.RedisError:
-            return False
-
     def replication(self) -> dict[str, object]:
         """INFO replication (empty when the node does not answer)."""
         try:
@@ -109,7 +118,7 @@ class RedisNode(ManagedServer):
         return self.replication().get("master_link_status") == "up"
 
 
-class Sentinel(ManagedServer):
+class Sentinel(RedisProtocolServer):
     """One ``redis-sentinel`` watching the replication group."""
 
     kind = "sentinel"
@@ -130,7 +139,7 @@ class Sentinel(ManagedServer):
         self.down_after_ms, self.failover_timeout_ms = timing
         #: Port of the primary it monitors at start.
         self.primary_port: int | None = None
-        self._client: redis.Redis | None = None
+        self._client = None  # Sentinels themselves take no password here
 
     @property
     def conf_path(self) -> Path:
@@ -160,18 +169,6 @@ class Sentinel(ManagedServer):
         """Foreground redis-sentinel."""
         return [str(self.binaries["redis-sentinel"]), str(self.conf_path)]
 
-    def client(self) -> redis.Redis:
-        """The kept client of this Sentinel (Sentinels themselves take no password here)."""
-        if self._client is None:
-            self._client = kept_client(self.port, None)
-        return self._client
-
-    def release(self) -> None:
-        """Close the kept client."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
     def primary_address(self) -> tuple[str, int] | None:
         """The primary this Sentinel believes in."""
         try:
@@ -184,10 +181,3 @@ class Sentinel(ManagedServer):
             return None
         host, port = answer
         return str(host), int(port)
-
-    def probe(self) -> bool:
-        """PING answers."""
-        try:
-            return bool(self.client().ping())
-        except redis.RedisError:
-            return False
