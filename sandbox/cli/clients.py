@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -11,7 +12,8 @@ from typing import Annotated, Literal
 import typer
 
 from sandbox.cli.app import app, options, print_json
-from sandbox.errors import BinaryNotFoundError, UnknownNameError
+from sandbox.errors import UnknownNameError
+from sandbox.statedir import StateDir
 
 
 @app.command()
@@ -126,10 +128,7 @@ def redis_cli(
 
     variables = ControlClient(options(ctx).state()).env()
     prefix = "REDIS_READER" if via == "reader" else "REDIS"
-    try:
-        program = str(find_binary("redis-cli"))
-    except BinaryNotFoundError:
-        raise
+    program = str(find_binary("redis-cli"))
     # REDISCLI_AUTH keeps the token out of the process list.
     _exec(
         program,
@@ -138,19 +137,12 @@ def redis_cli(
     )
 
 
-def status_config(state: object) -> dict[str, dict[str, str]]:
+def status_config(state: StateDir) -> dict[str, dict[str, str]]:
     """The resolved configuration the sandbox runs with."""
-    import json
-
-    from sandbox.statedir import StateDir
-
-    assert isinstance(state, StateDir)
     return dict(json.loads(state.config_file.read_text()))
 
 
-def _db_password(state: object) -> str:
+def _db_password(state: StateDir) -> str:
     from sandbox.credentials import Credentials
-    from sandbox.statedir import StateDir
 
-    assert isinstance(state, StateDir)
     return Credentials.load_or_create(state.credentials_file).db_password
