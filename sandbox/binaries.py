@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,9 +105,3 @@ class Binaries:
     def discover(cls, names: tuple[str, ...], env: Mapping[str, str] | None = None) -> Binaries:
         """Find every program in ``names``; the first missing one raises."""
         return cls({name: find_binary(name, env) for name in names})
-
-
-def which(name: str) -> Path | None:
-    """A client tool on PATH (or None), for commands that merely exec a client."""
-    found = shutil.which(name)
-    return Path(found) if found else None

@@ -23,18 +23,13 @@ def _timed(fn: Any) -> tuple[Any, float]:
 
 def run_demo(env: dict[str, str]) -> list[dict[str, Any]]:
     """The tour's steps; each a dict with what happened and how long it took (ms)."""
-    import boto3
     import psycopg
     import redis
 
+    from sandbox.services.moto import secrets_client
+
     steps: list[dict[str, Any]] = []
-    secrets = boto3.client(
-        "secretsmanager",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    secrets = secrets_client(env)
     raw, ms = _timed(lambda: secrets.get_secret_value(SecretId=env["DB_SECRET_ARN"]))
     secret = json.loads(raw["SecretString"])
     steps.append(

@@ -6,6 +6,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from sandbox.services.base import HOST, ManagedServer
@@ -14,6 +15,20 @@ REGION = "us-east-1"
 # moto accepts any credentials; these are the conventional dummy values.
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"
+
+
+def secrets_client(env: Mapping[str, str]) -> Any:
+    """A boto3 Secrets Manager client configured from `rdsbox env` values, as an
+    application's SDK would be."""
+    import boto3  # slow to import: only where needed
+
+    return boto3.client(
+        "secretsmanager",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 class MotoServer(ManagedServer):
@@ -37,18 +52,6 @@ class MotoServer(ManagedServer):
                 return bool(response.status == 200)
         except (urllib.error.URLError, OSError):
             return False
-
-    def secrets_client(self) -> Any:
-        """A boto3 Secrets Manager client bound to this server."""
-        import boto3  # slow to import: only where needed
-
-        return boto3.client(
-            "secretsmanager",
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
-        )
 
     def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         """One Secrets Manager API call (JSON over HTTP), without boto3.

@@ -7,13 +7,13 @@ import shlex
 import subprocess
 import uuid
 
-import boto3
 import psycopg
 import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from sandbox.services.moto import secrets_client
 from tests.support import Sandbox, wait_for
 
 pytestmark = pytest.mark.integration
@@ -138,13 +138,7 @@ def test_redis_replicas_replicate_and_sentinels_agree(sandbox: Sandbox) -> None:
 
 def test_the_secret_has_the_rds_managed_shape(sandbox: Sandbox) -> None:
     env = sandbox.env()
-    client = boto3.client(
-        "secretsmanager",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    client = secrets_client(env)
     described = client.describe_secret(SecretId=env["DB_SECRET_ARN"])
     assert described["Name"] == "app-db-credentials"
     secret = json.loads(client.get_secret_value(SecretId="app-db-credentials")["SecretString"])
