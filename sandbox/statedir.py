@@ -117,6 +117,11 @@ class StateDir:
         return self.root / "events.jsonl"
 
     @property
+    def metrics_file(self) -> Path:
+        """SQLite store of the CloudWatch-style metric series."""
+        return self.root / "metrics.db"
+
+    @property
     def supervisor_log(self) -> Path:
         """What the supervisor itself logs."""
         return self.logs / "supervisor.log"

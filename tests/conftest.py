@@ -17,7 +17,8 @@ from tests.support import Sandbox
 
 # Well below the ephemeral range (32768+) and clear of the defaults (15400) and of the
 # benchmarks (21000); each sandbox takes 50 ports. xdist workers get separate blocks.
-_FIRST_BASE = 24000
+# RDSBOX_TEST_PORT_BASE moves the block, so test runs in separate checkouts can coexist.
+_DEFAULT_FIRST_BASE = 24000
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +36,8 @@ def port_bases() -> Iterator[int]:
     """An endless supply of distinct port bases for this test process."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
     offset = int(worker) * 1000 if worker.isdigit() else 0
-    return itertools.count(_FIRST_BASE + offset, 50)
+    first = int(os.environ.get("RDSBOX_TEST_PORT_BASE", _DEFAULT_FIRST_BASE))
+    return itertools.count(first + offset, 50)
 
 
 @pytest.fixture(scope="session")

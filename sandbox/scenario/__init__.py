@@ -1,0 +1,1 @@
+"""Scenario files: topology overrides, load phases, timed faults and expectations."""

@@ -1,0 +1,98 @@
+"""The scenario file format, read by ``rdsbox scenario run`` and by the simulator alike.
+
+```yaml
+name: failover-under-load
+description: Multi-AZ failover while clients write, direct vs proxy.
+config: {database: {read_replicas: 1}}   # overrides of rdsbox.yaml for this scenario
+load: {rate: 100, strategy: none}        # defaults of every phase (LoadSpec fields)
+phases:
+  - {name: warm, duration: 5}
+  - {name: failover, duration: 15, read_ratio: 0.5}
+faults:
+  - {at: 8, fault: kill, target: primary}    # seconds from the start of the run
+variants:                                  # the whole run once per variant
+  - {name: direct, load: {path: writer}}
+  - {name: proxy, load: {path: proxy}}
+expect:
+  - {metric: errors, variant: proxy, max: 0}
+```
+
+``target`` is a component name, an endpoint name, or a role alias (``primary``,
+``standby``, ``replica``, ``cache_primary``) resolved when the fault fires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sandbox.workload.spec import LoadSpec
+
+
+class Phase(BaseModel):
+    """A stretch of load with its own options (unset fields come from ``load``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    duration: float = Field(gt=0)
+    load: dict[str, Any] = Field(default_factory=dict, description="LoadSpec overrides.")
+
+
+class TimedFault(BaseModel):
+    """A fault applied ``at`` seconds after the run starts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    at: float = Field(ge=0)
+    fault: str
+    target: str | None = None
+    seconds: float | None = Field(default=None, alias="for", gt=0)
+    options: dict[str, Any] = Field(default_factory=dict, description="e.g. ms, jitter.")
+
+
+class Variant(BaseModel):
+    """One way of running the scenario (e.g. direct vs proxy)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    load: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class Expectation(BaseModel):
+    """A bound on a summary figure (dotted key of LoadSummary, e.g. ``cache.hit_ratio``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: str
+    variant: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+class Scenario(BaseModel):
+    """A whole scenario file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    load: dict[str, Any] = Field(default_factory=dict)
+    phases: tuple[Phase, ...] = Field(min_length=1)
+    faults: tuple[TimedFault, ...] = ()
+    variants: tuple[Variant, ...] = (Variant(name="default"),)
+    expect: tuple[Expectation, ...] = ()
+
+    def phase_spec(self, phase: Phase, variant: Variant) -> LoadSpec:
+        """The LoadSpec of one phase under one variant: defaults < load < variant < phase."""
+        fields = {**self.load, **variant.load, **phase.load, "duration": phase.duration}
+        return LoadSpec.model_validate(fields, strict=False)
+
+    @property
+    def duration(self) -> float:
+        """Seconds of load in one variant."""
+        return sum(p.duration for p in self.phases)

@@ -1,0 +1,1 @@
+"""The reference application's caching patterns and the load generator."""
