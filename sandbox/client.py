@@ -67,6 +67,23 @@ class ControlClient:
         """`GET /v1/env`."""
         return dict(self.request("GET", "/v1/env"))
 
+    def fault(
+        self,
+        fault: str,
+        target: str | None = None,
+        seconds: float | None = None,
+        **options: float,
+    ) -> str:
+        """`POST /v1/fault`: apply a fault, e.g. ``fault("latency", "writer", 5, ms=50)``;
+        returns the supervisor's sentence. The Python face of `rdsbox fault`."""
+        body = {"fault": fault, "target": target, "seconds": seconds, "options": options}
+        return str(self.request("POST", "/v1/fault", body, timeout=120)["done"])
+
+    def promote_replica(self, name: str) -> str:
+        """`POST /v1/promote-replica`: make read replica ``name`` the primary."""
+        body = {"target": name}
+        return str(self.request("POST", "/v1/promote-replica", body, timeout=120)["done"])
+
     def shutdown(self) -> None:
         """`POST /v1/shutdown`."""
         self.request("POST", "/v1/shutdown", {})

@@ -15,7 +15,8 @@ from pathlib import Path
 from sandbox.privileges import write_private
 
 
-def _password() -> str:
+def new_password() -> str:
+    """A fresh random password."""
     # URL-safe, no quoting trouble in libpq conninfo strings, config files or shells.
     return secrets.token_urlsafe(24)
 
@@ -32,7 +33,7 @@ class Credentials:
     @classmethod
     def generate(cls) -> Credentials:
         """Fresh random values."""
-        return cls(_password(), _password(), _password(), _password())
+        return cls(new_password(), new_password(), new_password(), new_password())
 
     @classmethod
     def load_or_create(cls, path: Path) -> Credentials:
@@ -41,8 +42,12 @@ class Credentials:
             data = json.loads(path.read_text())
             return cls(**{key: str(data[key]) for key in cls.__dataclass_fields__})
         creds = cls.generate()
-        write_private(path, json.dumps(asdict(creds), indent=2))
+        creds.save(path)
         return creds
+
+    def save(self, path: Path) -> None:
+        """Write the values to ``path`` (0600)."""
+        write_private(path, json.dumps(asdict(self), indent=2))
 
     def secret_values(self) -> list[str]:
         """All values that must never appear in logs or output (only `rdsbox env` prints)."""

@@ -7,6 +7,7 @@ and two sandboxes with bases at least :data:`PORT_SPAN` apart never collide::
     +5 cache_reader     +6 secrets_manager (moto)          +7 dashboard
     +10.. PostgreSQL nodes (Multi-AZ pair, then read replicas)
     +30.. Redis nodes   +40.. Sentinels
+    +45.. relays of network faults (bound only while a latency/blackhole fault is active)
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ ENDPOINT_OFFSETS = {
     "secrets_manager": 6,
     "dashboard": 7,
 }
-_PG_OFFSET, _REDIS_OFFSET, _SENTINEL_OFFSET = 10, 30, 40
+#: The endpoints clients use, in the order of their fault relays' ports.
+CLIENT_ENDPOINTS = ("writer", "reader", "proxy", "cache_primary", "cache_reader")
+_PG_OFFSET, _REDIS_OFFSET, _SENTINEL_OFFSET, _RELAY_OFFSET = 10, 30, 40, 45
 MOTO_NAME = "secrets-manager"
 
 
@@ -94,6 +97,10 @@ class Topology:
     def sentinel_port(self, name: str) -> int:
         """Port of a Sentinel."""
         return self.base + _SENTINEL_OFFSET + self.sentinels.index(name)
+
+    def relay_port(self, endpoint: str) -> int:
+        """Port of the relay that impairs ``endpoint`` during a network fault."""
+        return self.base + _RELAY_OFFSET + CLIENT_ENDPOINTS.index(endpoint)
 
     # -- all ports ----------------------------------------------------------------------
     def listeners(self) -> dict[int, str]:

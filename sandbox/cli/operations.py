@@ -63,16 +63,25 @@ def _send(
     target: str | None = None,
     seconds: float | None = None,
     as_json: bool = False,
+    **settings: float,
 ) -> None:
     from sandbox.client import ControlClient
 
-    answer = ControlClient(options(ctx).state()).request(
-        "POST", "/v1/fault", {"fault": fault, "target": target, "seconds": seconds}, timeout=120
-    )
+    done = ControlClient(options(ctx).state()).fault(fault, target, seconds, **settings)
+    _answer(done, as_json)
+
+
+def _answer(done: str, as_json: bool) -> None:
     if as_json:
-        print_json(answer)
+        print_json({"done": done})
     else:
-        sys.stdout.write(f"{answer['done']}\n")
+        sys.stdout.write(f"{done}\n")
+
+
+ForOpt = Annotated[
+    float | None,
+    typer.Option("--for", help="Seconds until it undoes itself (default: until clear)."),
+]
 
 
 @fault_app.command("kill")
@@ -104,6 +113,44 @@ def hang(
     _send(ctx, "hang", name, seconds, as_json=as_json)
 
 
+@fault_app.command("replica-lag")
+def replica_lag(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="A read replica (see `rdsbox status`).")],
+    seconds: Annotated[float, typer.Option("--for", help="Seconds until replay resumes.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Pause WAL replay on a read replica: its data lags the primary, then catches up."""
+    _send(ctx, "replica-lag", name, seconds, as_json=as_json)
+
+
+@fault_app.command("latency")
+def latency(
+    ctx: typer.Context,
+    endpoint: EndpointArg,
+    ms: Annotated[float, typer.Option("--ms", help="Milliseconds added to each response.")],
+    jitter: Annotated[float, typer.Option("--jitter", help="± milliseconds, uniform.")] = 0.0,
+    seconds: ForOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delay every response through an endpoint (new connections; open ones are reset)."""
+    _send(ctx, "latency", endpoint, seconds, as_json=as_json, ms=ms, jitter=jitter)
+
+
+@fault_app.command("blackhole")
+def blackhole(
+    ctx: typer.Context, endpoint: EndpointArg, seconds: ForOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Accept connections to an endpoint and never answer (a network partition)."""
+    _send(ctx, "blackhole", endpoint, seconds, as_json=as_json)
+
+
+@fault_app.command("rotate-secret")
+def rotate_secret(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Rotate the database secret (createSecret, setSecret, testSecret, finishSecret)."""
+    _send(ctx, "rotate-secret", as_json=as_json)
+
+
 @fault_app.command("db-failover")
 def db_failover(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Planned Multi-AZ failover (like a reboot with failover)."""
@@ -126,3 +173,11 @@ def reset(ctx: typer.Context, endpoint: EndpointArg, as_json: JsonOpt = False) -
 def clear(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Undo every fault now."""
     _send(ctx, "clear", as_json=as_json)
+
+
+@app.command("promote-replica")
+def promote_replica(ctx: typer.Context, name: NameArg, as_json: JsonOpt = False) -> None:
+    """Promote a read replica to primary (single-AZ: RDS does not do it for you)."""
+    from sandbox.client import ControlClient
+
+    _answer(ControlClient(options(ctx).state()).promote_replica(name), as_json)

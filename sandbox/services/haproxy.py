@@ -48,6 +48,7 @@ class EndpointRouter(ManagedServer):
         self.endpoints = {endpoint.name: endpoint for endpoint in endpoints}
         #: Which nodes start enabled, per endpoint; later changes go through ``route``.
         self.initial: dict[str, set[str]] = {name: set() for name in self.endpoints}
+        self._turn = 0
 
     @property
     def socket_path(self) -> Path:
@@ -132,6 +133,26 @@ class EndpointRouter(ManagedServer):
         """Cut every session of ``endpoint`` (its clients see their connection drop)."""
         nodes = self.endpoints[endpoint].nodes
         self.api(";".join(f"shutdown sessions server {endpoint}/{node}" for node in nodes))
+
+    def divert(self, endpoint: str, port: int | None) -> None:
+        """Send ``endpoint``'s new connections to ``port`` (a fault relay) instead of its
+        nodes, or back to the nodes with None. Established sessions are not moved."""
+        nodes = self.endpoints[endpoint].nodes
+        self.api(
+            ";".join(
+                f"set server {endpoint}/{node} addr {HOST} port {port or node_port}"
+                for node, node_port in nodes.items()
+            )
+        )
+
+    def next_port(self, endpoint: str) -> int | None:
+        """Port of a node that currently serves ``endpoint`` (rotating among several), for a
+        relay that stands in for HAProxy's own balancing while a fault is active."""
+        serving = sorted(self.enabled()[endpoint])
+        if not serving:
+            return None
+        self._turn += 1
+        return self.endpoints[endpoint].nodes[serving[self._turn % len(serving)]]
 
     def enabled(self) -> dict[str, set[str]]:
         """Which nodes each endpoint currently forwards to (from HAProxy itself)."""

@@ -42,8 +42,16 @@ class MotoServer(ManagedServer):
         return f"http://{HOST}:{self.port}"
 
     def command(self) -> list[str]:
-        """The moto server of this Python environment."""
-        return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)]
+        """moto's server of this Python environment (with rdsbox's fix, see moto_server)."""
+        return [
+            sys.executable,
+            "-m",
+            "sandbox.services.moto_server",
+            "-H",
+            HOST,
+            "-p",
+            str(self.port),
+        ]
 
     def probe(self) -> bool:
         """moto's own API answers."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -59,6 +59,8 @@ class PgBouncer(ManagedServer):
         self.target_port: int | None = None
         #: SCRAM verifier of the master user, as stored in pg_authid.
         self.verifier: str | None = None
+        #: Where server connections go instead of ``target_port`` (a fault relay), if set.
+        self.upstream_override: int | None = None
         self._console: psycopg.Connection | None = None
         self._lock = threading.Lock()
 
@@ -86,7 +88,7 @@ class PgBouncer(ManagedServer):
         pool = self.pool
         return f"""; Written by rdsbox from the proxy settings.
 [databases]
-* = host={HOST} port={self.target_port}
+* = host={HOST} port={self.upstream_override or self.target_port}
 
 [pgbouncer]
 listen_addr = {HOST}
@@ -112,6 +114,16 @@ application_name_add_host = 0
 log_connections = 0
 log_disconnections = 0
 """
+
+    def accept_password(self, password: str, verifier: str) -> None:
+        """Log clients in with a new password from now on (RELOAD with its verifier), then
+        log in once with it: server logins reuse the SCRAM keys of the latest client
+        login, which must be the new password's before the pool opens server connections."""
+        self.pool = replace(self.pool, password=password)
+        self.verifier = verifier
+        self.prepare()
+        self.admin("RELOAD")
+        self.connect().close()
 
     def command(self) -> list[str]:
         """Foreground pgbouncer (logs to stderr, i.e. our log file)."""

@@ -156,14 +156,28 @@ class PostgresInstance(ManagedServer):
         """Give the master user the sandbox's password (after starting from a template)."""
         if not self.template_password_file.exists():
             return
+        self.set_master_password(self.settings.password)
+        self.template_password_file.unlink()
+        self.release()
+
+    def master_verifier(self) -> str:
+        """The master user's SCRAM verifier as stored in pg_authid (never the password)."""
+        with self.connect(dbname="postgres") as conn:
+            row = conn.execute(
+                "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (self.settings.username,)
+            ).fetchone()
+        if row is None or not str(row[0]).startswith("SCRAM-SHA-256$"):
+            raise ComponentFailedError(f"{self.name}: master user has no SCRAM verifier")
+        return str(row[0])
+
+    def set_master_password(self, password: str) -> None:
+        """ALTER ROLE the master user (on the primary; followers get it through WAL)."""
         with self.connect(dbname="postgres") as conn:
             conn.execute(
                 sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(self.settings.username), sql.Literal(self.settings.password)
+                    sql.Identifier(self.settings.username), sql.Literal(password)
                 )
             )
-        self.template_password_file.unlink()
-        self.release()
 
     def _initdb(self) -> None:
         tmp = self.node_dir / "pgdata.new"

@@ -194,7 +194,7 @@ class BringUp:
             self.progress(standby.name, "synchronous")
         if cluster.proxy is not None:
             cluster.proxy.target_port = primary.port
-            cluster.proxy.verifier = self._verifier(primary)
+            cluster.proxy.verifier = primary.master_verifier()
             _start(cluster.proxy, self.progress)
 
     def _create(
@@ -237,17 +237,6 @@ class BringUp:
         for follower in new_followers:
             follower.seed = first.seed
         return seed_dir
-
-    @staticmethod
-    def _verifier(primary: PostgresInstance) -> str:
-        with primary.connect(dbname="postgres") as conn:
-            row = conn.execute(
-                "SELECT rolpassword FROM pg_authid WHERE rolname = %s",
-                (primary.settings.username,),
-            ).fetchone()
-        if row is None or not str(row[0]).startswith("SCRAM-SHA-256$"):
-            raise ComponentFailedError(f"{primary.name}: master user has no SCRAM verifier")
-        return str(row[0])
 
     def _cache(self, pool: ThreadPoolExecutor) -> None:
         cluster = self.cluster

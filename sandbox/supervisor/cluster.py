@@ -131,6 +131,14 @@ class Cluster:
             node.role = self.roles.pg_role(node.name)
         self.roles.save(self.state.topology_file)
 
+    def set_db_password(self, password: str) -> None:
+        """The database now has a new master password: persist it and use it for every
+        node's logins (the proxy moves separately: PgBouncer.accept_password)."""
+        self.credentials = replace(self.credentials, db_password=password)
+        self.credentials.save(self.state.credentials_file)
+        for node in self.postgres.values():
+            node.settings = replace(node.settings, password=password)
+
     def set_cache_primary(self, primary: str) -> None:
         """Record a new Redis primary and persist it."""
         self.roles = self.roles.with_cache_primary(primary)

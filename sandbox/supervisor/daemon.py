@@ -126,6 +126,7 @@ class Supervisor:
                             list(self.loop.sentences) if self.loop else [],
                         ),
                         ("POST", "/v1/fault"): self._fault,
+                        ("POST", "/v1/promote-replica"): self._promote_replica,
                         ("POST", "/v1/shutdown"): self._shutdown,
                     },
                 )
@@ -144,7 +145,7 @@ class Supervisor:
             if api is not None:
                 api.stop()
             if self.faults is not None:
-                self.faults.clear()  # a SIGSTOPped server would ignore the stop signal
+                self.faults.close()  # a SIGSTOPped server would ignore the stop signal
             state.control_file.unlink(missing_ok=True)
             cluster.stop()
             state.pid_file(SUPERVISOR).unlink(missing_ok=True)
@@ -169,11 +170,25 @@ class Supervisor:
 
     def _fault(self, body: dict[str, Any]) -> tuple[int, Any]:
         assert self.faults is not None
-        seconds = body.get("seconds")
-        if seconds is not None and not isinstance(seconds, int | float):
+        seconds, options = body.get("seconds"), body.get("options") or {}
+        if seconds is not None and not _is_number(seconds):
             return 400, {"error": "seconds must be a number"}
+        if not isinstance(options, dict) or not all(map(_is_number, options.values())):
+            return 400, {"error": "options must map names to numbers"}
+        target = body.get("target")
+        if target is not None and not isinstance(target, str):
+            return 400, {"error": "target must be text"}
         try:
-            done = self.faults.apply(str(body.get("fault")), body.get("target"), seconds)
+            done = self.faults.apply(str(body.get("fault")), target, seconds, options)
+        except RdsboxError as exc:
+            return 400, {"error": str(exc)}
+        return 200, {"done": done}
+
+    def _promote_replica(self, body: dict[str, Any]) -> tuple[int, Any]:
+        assert self.faults is not None
+        try:
+            with self.lock:
+                done = self.faults.ha.promote_replica(str(body.get("target")))
         except RdsboxError as exc:
             return 400, {"error": str(exc)}
         return 200, {"done": done}
@@ -181,3 +196,7 @@ class Supervisor:
     def _shutdown(self, _body: dict[str, Any]) -> tuple[int, Any]:
         self.stop_requested.set()
         return 202, {"stopping": True}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

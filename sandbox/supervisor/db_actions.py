@@ -43,7 +43,7 @@ class DatabaseActions:
         )
         # Fence the old primary first (a hung one would come back as a second primary).
         old.kill()
-        paused = self._pause_proxy()
+        paused = self.pause_proxy()
         timing = cluster.timing
         time.sleep(timing.promotion_delay_s)
         self._promote(new)
@@ -61,6 +61,24 @@ class DatabaseActions:
         )
         return new.name
 
+    def promote_replica(self, node: PostgresInstance) -> None:
+        """Make a read replica the primary (manual, as on single-AZ RDS). The old primary is
+        fenced and comes back as a read replica through the control loop's rejoin."""
+        cluster = self.cluster
+        old = cluster.primary
+        self.events.record(node.name, "notification", "Promotion of the read replica started.")
+        old.kill()  # one writer endpoint: never two primaries at once
+        paused = self.pause_proxy()
+        self._promote(node)
+        cluster.set_pg_roles(primary=node.name, standby=None)
+        self._repoint_proxy(node, paused)
+        bootstrap_slots(node, cluster.followers)
+        self.events.record(
+            node.name,
+            "notification",
+            f"Read replica promoted: {node.name} is the primary; {old.name} rejoins as a replica.",
+        )
+
     def _promote(self, node: PostgresInstance) -> None:
         result = run_checked(
             # -W: pg_ctl's own wait polls every 100 ms; ours below polls every 10 ms.
@@ -75,7 +93,7 @@ class DatabaseActions:
         if not wait_until(lambda: _writable(node), _PROMOTE_TIMEOUT_S, 0.01):
             raise ComponentFailedError(f"{node.name}: promoted but not accepting writes")
 
-    def _pause_proxy(self) -> bool:
+    def pause_proxy(self) -> bool:
         """PAUSE the proxy: client queries wait instead of failing while there is no writer."""
         proxy = self.cluster.proxy
         if proxy is None:

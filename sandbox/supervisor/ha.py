@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from sandbox.errors import UnknownNameError
 from sandbox.services.base import ManagedServer
 from sandbox.services.redis import RedisNode, Sentinel
 from sandbox.supervisor.cluster import Cluster
@@ -108,6 +109,26 @@ class HighAvailability:
         self.memory.writer_due = self.clock() + timing.dns_update_delay_s + timing.dns_ttl_s
         self.memory.rejoin_attempts.pop(old, None)
         self.memory.failing_since.pop(old, None)
+
+    def promote_replica(self, name: str) -> str:
+        """The manual promotion of a read replica (``rdsbox promote-replica``)."""
+        cluster = self.cluster
+        if cluster.standby is not None:
+            raise UnknownNameError(
+                "this instance is Multi-AZ: its standby takes over by itself; use "
+                "`rdsbox fault db-failover` (promote-replica is for single-AZ instances)"
+            )
+        replicas = {node.name: node for node in cluster.read_replicas}
+        if name not in replicas:
+            valid = ", ".join(replicas) or "none: this sandbox has no read replicas"
+            raise UnknownNameError(f"'{name}' is not a read replica; use one of {valid}")
+        old = cluster.primary.name
+        self.db.promote_replica(replicas[name])
+        timing = cluster.timing
+        self.memory.writer_due = self.clock() + timing.dns_update_delay_s + timing.dns_ttl_s
+        self.memory.rejoin_attempts.pop(old, None)
+        self.memory.failing_since.pop(old, None)
+        return f"promoted {name}; {old} rejoins as a read replica"
 
     def _writer(self, snapshot: Snapshot, _: dict[str, str | None]) -> Decision | None:
         due = self.memory.writer_due
