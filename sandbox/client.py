@@ -67,6 +67,14 @@ class ControlClient:
         """`GET /v1/env`."""
         return dict(self.request("GET", "/v1/env"))
 
+    def fault(
+        self, fault: str, target: str | None = None, seconds: float | None = None
+    ) -> dict[str, Any]:
+        """`POST /v1/fault`: apply one fault (see `rdsbox fault --help`); the answer's
+        ``done`` says what was done."""
+        body = {"fault": fault, "target": target, "seconds": seconds}
+        return dict(self.request("POST", "/v1/fault", body, timeout=120))
+
     def shutdown(self) -> None:
         """`POST /v1/shutdown`."""
         self.request("POST", "/v1/shutdown", {})

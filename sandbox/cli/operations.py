@@ -66,9 +66,7 @@ def _send(
 ) -> None:
     from sandbox.client import ControlClient
 
-    answer = ControlClient(options(ctx).state()).request(
-        "POST", "/v1/fault", {"fault": fault, "target": target, "seconds": seconds}, timeout=120
-    )
+    answer = ControlClient(options(ctx).state()).fault(fault, target, seconds)
     if as_json:
         print_json(answer)
     else:
