@@ -115,6 +115,6 @@ def _validate(data: dict[str, Any], origins: dict[tuple[str, ...], Origin]) -> S
         for length in range(len(loc), 0, -1):
             origin = origins.get(loc[:length])
             if origin is not None:
-                source = f"{origin.where}: {origin.name} ->"
+                source = f"{origin.where}: {origin.name}"
                 raise TerraformError(format_validation_error(exc, source)) from None
         raise TerraformError(format_validation_error(exc, "terraform")) from None
