@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from sandbox.privileges import write_private
@@ -48,6 +48,23 @@ class Credentials:
     def save(self, path: Path) -> None:
         """Write the values to ``path`` (0600)."""
         write_private(path, json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def seed(
+        cls, path: Path, db_password: str | None = None, redis_auth_token: str | None = None
+    ) -> list[str]:
+        """Fix values a new sandbox must use (e.g. from Terraform); the rest are generated.
+
+        An existing sandbox keeps its stored values (its data dirs depend on them); returns
+        the names of the given values it keeps differently."""
+        offered = {"db_password": db_password, "redis_auth_token": redis_auth_token}
+        given = {name: value for name, value in offered.items() if value is not None}
+        if path.exists():
+            stored = asdict(cls.load_or_create(path))
+            return [name for name, value in given.items() if stored[name] != value]
+        creds = replace(cls.generate(), **given)
+        creds.save(path)
+        return []
 
     def secret_values(self) -> list[str]:
         """All values that must never appear in logs or output (only `rdsbox env` prints)."""

@@ -102,6 +102,34 @@ class Topology:
         """Port of the relay that impairs ``endpoint`` during a network fault."""
         return self.base + _RELAY_OFFSET + CLIENT_ENDPOINTS.index(endpoint)
 
+    # -- all components -----------------------------------------------------------------
+    def planned_components(self) -> list[dict[str, str | int]]:
+        """What a new sandbox starts, in `status` order: ``name``, ``kind``, ``role`` and
+        ``port`` as `rdsbox status --json` will show them (before any failover)."""
+        pair = self.multi_az_pair
+        planned: list[dict[str, str | int]] = [
+            {"name": n, "kind": "postgres", "role": role, "port": self.postgres_port(n)}
+            for n, role in zip(pair, ("primary", "standby"), strict=False)
+        ]
+        planned += [
+            {"name": n, "kind": "postgres", "role": "replica", "port": self.postgres_port(n)}
+            for n in self.replicas
+        ]
+        if self.config.proxy.enabled:
+            proxy = {"name": self.config.proxy.name, "kind": "pgbouncer", "role": "proxy"}
+            planned.append({**proxy, "port": self.port("proxy")})
+        planned += [
+            {"name": n, "kind": "redis", "role": "replica" if i else "primary", "port": port}
+            for i, n in enumerate(self.redis_nodes)
+            for port in [self.redis_port(n)]
+        ]
+        planned += [
+            {"name": n, "kind": "sentinel", "role": "sentinel", "port": self.sentinel_port(n)}
+            for n in self.sentinels
+        ]
+        secrets = {"name": MOTO_NAME, "kind": "moto", "role": "secrets"}
+        return [*planned, {**secrets, "port": self.port("secrets_manager")}]
+
     # -- all ports ----------------------------------------------------------------------
     def listeners(self) -> dict[int, str]:
         """Every port the sandbox listens on, with what listens there."""

@@ -110,10 +110,24 @@ def up(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    terraform: Annotated[
+        Path | None,
+        typer.Option(
+            "--terraform",
+            help="Start the topology of this Terraform directory (replaces --config; "
+            "`rdsbox plan --terraform DIR` shows it first).",
+            file_okay=False,
+        ),
+    ] = None,
+    var_files: Annotated[
+        list[Path] | None,
+        typer.Option("--var-file", help="Extra .tfvars file for --terraform (repeatable)."),
+    ] = None,
 ) -> None:
     """Start the sandbox; return once every component is healthy."""
     from sandbox.cli import render
-    from sandbox.config import load_config
+    from sandbox.cli.terraform import resolve_config, warn
+    from sandbox.credentials import Credentials
     from sandbox.supervisor.cleanup import supervisor_record
     from sandbox.supervisor.launch import launch_background, preflight, run_foreground
 
@@ -129,11 +143,18 @@ def up(
             render.console().print(f"A sandbox is already running in {state.root}.")
             render.endpoints(status)
         return
-    config = load_config(opts.config, Path.cwd()).with_overrides(
-        port_base=opts.port_base,
-        profile=profile,  # type: ignore[arg-type]
-    )
+    config, imported = resolve_config(opts, terraform, var_files, profile)
     prepared = preflight(config, state)
+    warn(imported, starting=True)
+    if imported is not None:
+        kept = Credentials.seed(
+            state.credentials_file, imported.db_password, imported.redis_auth_token
+        )
+        for name in kept:
+            sys.stderr.write(
+                f"rdsbox: warning: {state.root} keeps its stored {name} (its data depends "
+                "on it), not the Terraform value; `rdsbox down --purge` to start afresh\n"
+            )
     began = time.monotonic()
     progress = render.progress_printer(began, quiet=as_json)
     if foreground:
@@ -196,7 +217,7 @@ def status(
 
 def main() -> None:
     """Console-script entry point: one line and exit 2 for every user error."""
-    from sandbox.cli import clients, demo, operations  # noqa: F401  (register commands)
+    from sandbox.cli import clients, demo, operations, terraform  # noqa: F401  (register)
 
     try:
         code = app(standalone_mode=False)
