@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -110,8 +110,17 @@ def up(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    backend: Annotated[
+        Literal["native", "docker"],
+        typer.Option(
+            "--backend",
+            help="native: local server processes with failover and faults (the default); "
+            "docker: the containers of compose/docker-compose.yml (needs a Docker engine).",
+        ),
+    ] = "native",
 ) -> None:
     """Start the sandbox; return once every component is healthy."""
+    from sandbox.backends import docker_sandbox, sandbox_status
     from sandbox.cli import render
     from sandbox.config import load_config
     from sandbox.supervisor.cleanup import supervisor_record
@@ -119,10 +128,8 @@ def up(
 
     opts = options(ctx)
     state = opts.state()
-    if supervisor_record(state) is not None:
-        from sandbox.client import ControlClient
-
-        status = ControlClient(state).status()
+    if supervisor_record(state) is not None or _docker_running(state):
+        status = sandbox_status(state)
         if as_json:
             print_json(status)
         else:
@@ -133,9 +140,25 @@ def up(
         port_base=opts.port_base,
         profile=profile,  # type: ignore[arg-type]
     )
-    prepared = preflight(config, state)
     began = time.monotonic()
     progress = render.progress_printer(began, quiet=as_json)
+    if backend == "docker":
+        from sandbox.backends.docker import DockerSandbox
+
+        status = DockerSandbox.start(config, state, progress).status()
+        if as_json:
+            print_json(status)
+        else:
+            render.ready(status, began)
+        return
+    if docker_sandbox(state) is not None:
+        from sandbox.errors import StateDirError
+
+        raise StateDirError(
+            f"{state.root} belongs to a docker-backend sandbox; remove it with "
+            f"`rdsbox down --purge` or choose another --state-dir"
+        )
+    prepared = preflight(config, state)
     if foreground:
         run_foreground(prepared, progress, lambda status: render.ready(status, began))
         return
@@ -153,11 +176,13 @@ def down(
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
 ) -> None:
     """Stop the sandbox (also after its supervisor was killed); keep data unless --purge."""
+    from sandbox.backends import docker_sandbox
     from sandbox.cli import render
     from sandbox.supervisor.shutdown import shut_down
 
     state = options(ctx).state()
-    result = shut_down(state, purge)
+    box = docker_sandbox(state)
+    result = box.stop(purge) if box is not None else shut_down(state, purge)
     if as_json:
         print_json(result)
     else:
@@ -172,13 +197,13 @@ def status(
     """Show every component with its role and health, and the endpoints.
 
     Exit status 0 when healthy, 1 when running but not all healthy, 3 when not running."""
+    from sandbox.backends import sandbox_status
     from sandbox.cli import render
-    from sandbox.client import ControlClient
     from sandbox.errors import NotRunningError
 
     state = options(ctx).state()
     try:
-        document = ControlClient(state).status()
+        document = sandbox_status(state)
     except NotRunningError as exc:
         if as_json:
             print_json(
@@ -194,9 +219,24 @@ def status(
     raise typer.Exit(0 if document.get("healthy") else 1)
 
 
+def _docker_running(state: StateDir) -> bool:
+    """Whether ``state`` holds a docker-backend sandbox whose containers run."""
+    from sandbox.backends import docker_sandbox
+    from sandbox.errors import NotRunningError
+
+    box = docker_sandbox(state)
+    if box is None:
+        return False
+    try:
+        box.status()
+    except NotRunningError:
+        return False
+    return True
+
+
 def main() -> None:
     """Console-script entry point: one line and exit 2 for every user error."""
-    from sandbox.cli import clients, demo, operations  # noqa: F401  (register commands)
+    from sandbox.cli import clients, containers, demo, operations  # noqa: F401  (register)
 
     try:
         code = app(standalone_mode=False)

@@ -1,0 +1,43 @@
+"""Backends that run a sandbox: native processes (the supervisor, the default) or
+containers (``compose/docker-compose.yml``, through testcontainers).
+
+Commands that read a sandbox (`status`, `env`, `demo`) or stop it (`down`) look for a
+docker record first: a state dir started with ``--backend docker`` holds its compose
+project, and such a sandbox has no supervisor to ask.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sandbox.statedir import StateDir
+
+if TYPE_CHECKING:
+    from sandbox.backends.docker import DockerSandbox
+
+
+def docker_sandbox(state: StateDir) -> DockerSandbox | None:
+    """The docker-backend sandbox of ``state``, or None when ``state`` is native (or new)."""
+    from sandbox.backends.docker import DockerSandbox
+
+    return DockerSandbox(state) if DockerSandbox.recorded(state) else None
+
+
+def sandbox_status(state: StateDir) -> dict[str, Any]:
+    """`rdsbox status --json` of the sandbox in ``state``, whichever backend runs it."""
+    box = docker_sandbox(state)
+    if box is not None:
+        return box.status()
+    from sandbox.client import ControlClient
+
+    return ControlClient(state).status()
+
+
+def sandbox_env(state: StateDir) -> dict[str, str]:
+    """`rdsbox env` of the sandbox in ``state``, whichever backend runs it."""
+    box = docker_sandbox(state)
+    if box is not None:
+        return box.env()
+    from sandbox.client import ControlClient
+
+    return ControlClient(state).env()
