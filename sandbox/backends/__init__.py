@@ -15,12 +15,18 @@ from sandbox.statedir import StateDir
 if TYPE_CHECKING:
     from sandbox.backends.docker import DockerSandbox
 
+#: The docker backend's record in a state dir (compose project, secret ARN).
+DOCKER_RECORD = "docker.json"
+
 
 def docker_sandbox(state: StateDir) -> DockerSandbox | None:
-    """The docker-backend sandbox of ``state``, or None when ``state`` is native (or new)."""
+    """The docker-backend sandbox of ``state``, or None when ``state`` is native (or new).
+    Native state dirs never import the docker backend (`rdsbox status` stays quick)."""
+    if not (state.root / DOCKER_RECORD).exists():
+        return None
     from sandbox.backends.docker import DockerSandbox
 
-    return DockerSandbox(state) if DockerSandbox.recorded(state) else None
+    return DockerSandbox(state)
 
 
 def sandbox_status(state: StateDir) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
+from sandbox.backends import DOCKER_RECORD
 from sandbox.backends.compose_check import check_compose
 from sandbox.backends.compose_env import (
     COMPOSE_DIR,
@@ -37,13 +38,13 @@ from sandbox.errors import (
 )
 from sandbox.services.base import HOST
 from sandbox.statedir import StateDir
-from sandbox.supervisor.cluster import Progress
 from sandbox.topology import Topology
 
 if TYPE_CHECKING:
     from testcontainers.compose import DockerCompose
 
-RECORD_NAME = "docker.json"
+    from sandbox.supervisor.cluster import Progress
+
 ENV_FILE_NAME = "compose.env"
 _ENGINE_TIMEOUT_S = 3
 
@@ -105,15 +106,10 @@ class DockerSandbox:
     def __init__(self, state: StateDir) -> None:
         self.state = state
 
-    @staticmethod
-    def recorded(state: StateDir) -> bool:
-        """Whether ``state`` was started with the docker backend."""
-        return (state.root / RECORD_NAME).exists()
-
     @property
     def record(self) -> dict[str, Any]:
         """The compose project, env file and secret ARN of this sandbox."""
-        return dict(json.loads((self.state.root / RECORD_NAME).read_text()))
+        return dict(json.loads((self.state.root / DOCKER_RECORD).read_text()))
 
     @property
     def config(self) -> SandboxConfig:
@@ -161,7 +157,7 @@ class DockerSandbox:
         secret = secrets_client(values).describe_secret(SecretId=config.secret.name)
         record = {"backend": "docker", "project": values["COMPOSE_PROJECT_NAME"]}
         record["secret_arn"] = str(secret["ARN"])
-        (state.root / RECORD_NAME).write_text(json.dumps(record, indent=2))
+        (state.root / DOCKER_RECORD).write_text(json.dumps(record, indent=2))
         return box
 
     def env(self) -> dict[str, str]:
