@@ -130,6 +130,11 @@ class DockerSandbox:
     def start(cls, config: SandboxConfig, state: StateDir, progress: Progress) -> DockerSandbox:
         """Check, then `docker compose up --wait`; returns once every service is healthy."""
         require_engine()
+        if not COMPOSE_FILE.is_file():
+            raise BackendUnavailableError(
+                f"the docker backend runs {COMPOSE_FILE}, which is missing: use rdsbox from "
+                f"a source checkout (pip install -e '.[docker]'), or --backend native"
+            )
         problems = check_compose(COMPOSE_FILE, config)
         if problems:
             raise ConfigError(
