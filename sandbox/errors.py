@@ -51,3 +51,7 @@ class UnknownNameError(RdsboxError):
 
 class ControlApiError(RdsboxError):
     """The supervisor's control API refused or failed a request."""
+
+
+class BackendUnavailableError(RdsboxError):
+    """The chosen backend cannot run here (no Docker engine, a missing extra or plugin)."""

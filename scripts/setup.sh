@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this checkout for development and tests: the server programs rdsbox runs
 # (PostgreSQL 15, PgBouncer, Redis, Redis Sentinel, HAProxy) from Debian/Ubuntu packages,
-# and a virtual environment at .venv with `pip install -e '.[dev]'`.
+# a virtual environment at .venv with `pip install -e '.[dev]'`, and Node.js with the
+# packages of examples/node (`npm ci`; the Node.js client example's test needs them).
 #
 # Idempotent: it installs only what is missing, and a second run does no network work.
 # Runs as root (CI) or as a normal user, who then needs sudo for apt-get.
@@ -104,6 +105,8 @@ present redis-server redis-server || want redis-server
 present redis-sentinel redis-sentinel || want redis-sentinel
 present redis-tools redis-cli || want redis-tools
 present haproxy haproxy || want haproxy
+have_cmd node || want nodejs
+have_cmd npm || want npm
 pg_server_missing=0
 if ! have_pg_server; then
     pg_server_missing=1
@@ -210,6 +213,25 @@ if [[ pyproject.toml -nt "$stamp" ]]; then
     touch "$stamp"
 else
     say ".venv up to date"
+fi
+
+# --- Node.js packages of the example client ---------------------------------------------
+
+# npm ci only when the lock file changed since the last successful install. Without network
+# it warns and carries on: the example's test then says why it cannot run.
+node_dir=examples/node
+node_stamp=$node_dir/node_modules/.rdsbox-installed
+if have_cmd node && have_cmd npm && [[ -f $node_dir/package-lock.json ]]; then
+    if [[ $node_dir/package-lock.json -nt "$node_stamp" ]]; then
+        say "installing the Node.js example's packages (npm ci in $node_dir)"
+        if (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+            touch "$node_stamp"
+        else
+            echo "setup: warning: npm ci failed in $node_dir (no network?); the Node.js example test will say so" >&2
+        fi
+    else
+        say "Node.js example packages up to date"
+    fi
 fi
 
 say "done"

@@ -20,6 +20,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 RDSBOX = str(Path(sys.executable).parent / "rdsbox")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 T = TypeVar("T")
 
 
@@ -142,3 +143,29 @@ class Sandbox:
             pid = int(json.loads(path.read_text())["pid"])
             if pid_alive(pid):
                 yield pid
+
+
+def run_example(sandbox: Sandbox, argv: list[str], cwd: Path) -> dict[str, Any]:
+    """Run an example with `rdsbox env` as its only configuration (plus PATH and HOME);
+    check its result against the sandbox: the cache entry it left has a TTL, and the
+    database holds the updated name."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+    env.update(sandbox.env())
+    done = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("RESULT "), done.stdout
+    result = dict(json.loads(last.removeprefix("RESULT ")))
+    assert result["reads"] == ["miss", "hit", "miss", "hit"]
+    assert "cache miss -> SELECT through the proxy" in done.stdout
+
+    cache = sandbox.cache(int(env["REDIS_PORT"]))
+    key = f"user:{result['user']}"
+    assert 0 < cache.ttl(key) <= 600
+    assert json.loads(cache.get(key) or b"{}")["name"] == result["name"]
+    with sandbox.db(int(env["DB_WRITER_PORT"])) as db:
+        row = db.execute("SELECT name FROM example_users WHERE id = %s", (result["user"],))
+        assert row.fetchone() == (result["name"],)
+    return result

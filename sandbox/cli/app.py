@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -123,8 +123,17 @@ def up(
         list[Path] | None,
         typer.Option("--var-file", help="Extra .tfvars file for --terraform (repeatable)."),
     ] = None,
+    backend: Annotated[
+        Literal["native", "docker"],
+        typer.Option(
+            "--backend",
+            help="native: local server processes with failover and faults (the default); "
+            "docker: the containers of compose/docker-compose.yml (needs a Docker engine).",
+        ),
+    ] = "native",
 ) -> None:
     """Start the sandbox; return once every component is healthy."""
+    from sandbox.backends import docker_sandbox, sandbox_status
     from sandbox.cli import render
     from sandbox.cli.terraform import resolve_config, warn
     from sandbox.credentials import Credentials
@@ -133,10 +142,8 @@ def up(
 
     opts = options(ctx)
     state = opts.state()
-    if supervisor_record(state) is not None:
-        from sandbox.client import ControlClient
-
-        status = ControlClient(state).status()
+    if supervisor_record(state) is not None or _docker_running(state):
+        status = sandbox_status(state)
         if as_json:
             print_json(status)
         else:
@@ -144,6 +151,24 @@ def up(
             render.endpoints(status)
         return
     config, imported = resolve_config(opts, terraform, var_files, profile)
+    began = time.monotonic()
+    progress = render.progress_printer(began, quiet=as_json)
+    if backend == "docker":
+        from sandbox.backends.docker import DockerSandbox
+
+        status = DockerSandbox.start(config, state, progress).status()
+        if as_json:
+            print_json(status)
+        else:
+            render.ready(status, began)
+        return
+    if docker_sandbox(state) is not None:
+        from sandbox.errors import StateDirError
+
+        raise StateDirError(
+            f"{state.root} belongs to a docker-backend sandbox; remove it with "
+            f"`rdsbox down --purge` or choose another --state-dir"
+        )
     prepared = preflight(config, state)
     warn(imported, starting=True)
     if imported is not None:
@@ -155,8 +180,6 @@ def up(
                 f"rdsbox: warning: {state.root} keeps its stored {name} (its data depends "
                 "on it), not the Terraform value; `rdsbox down --purge` to start afresh\n"
             )
-    began = time.monotonic()
-    progress = render.progress_printer(began, quiet=as_json)
     if foreground:
         run_foreground(prepared, progress, lambda status: render.ready(status, began))
         return
@@ -174,11 +197,13 @@ def down(
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
 ) -> None:
     """Stop the sandbox (also after its supervisor was killed); keep data unless --purge."""
+    from sandbox.backends import docker_sandbox
     from sandbox.cli import render
     from sandbox.supervisor.shutdown import shut_down
 
     state = options(ctx).state()
-    result = shut_down(state, purge)
+    box = docker_sandbox(state)
+    result = box.stop(purge) if box is not None else shut_down(state, purge)
     if as_json:
         print_json(result)
     else:
@@ -193,13 +218,13 @@ def status(
     """Show every component with its role and health, and the endpoints.
 
     Exit status 0 when healthy, 1 when running but not all healthy, 3 when not running."""
+    from sandbox.backends import sandbox_status
     from sandbox.cli import render
-    from sandbox.client import ControlClient
     from sandbox.errors import NotRunningError
 
     state = options(ctx).state()
     try:
-        document = ControlClient(state).status()
+        document = sandbox_status(state)
     except NotRunningError as exc:
         if as_json:
             print_json(
@@ -215,9 +240,24 @@ def status(
     raise typer.Exit(0 if document.get("healthy") else 1)
 
 
+def _docker_running(state: StateDir) -> bool:
+    """Whether ``state`` holds a docker-backend sandbox whose containers run."""
+    from sandbox.backends import docker_sandbox
+    from sandbox.errors import NotRunningError
+
+    box = docker_sandbox(state)
+    if box is None:
+        return False
+    try:
+        box.status()
+    except NotRunningError:
+        return False
+    return True
+
+
 def main() -> None:
     """Console-script entry point: one line and exit 2 for every user error."""
-    from sandbox.cli import clients, demo, operations, terraform  # noqa: F401  (register)
+    from sandbox.cli import clients, containers, demo, operations, terraform  # noqa: F401
 
     try:
         code = app(standalone_mode=False)

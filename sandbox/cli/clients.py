@@ -25,9 +25,9 @@ def env(
 
     This is the one command that prints the secrets (the Redis token); the database
     password is read by clients from the Secrets Manager secret."""
-    from sandbox.client import ControlClient
+    from sandbox.backends import sandbox_env
 
-    variables = ControlClient(options(ctx).state()).env()
+    variables = sandbox_env(options(ctx).state())
     if as_json:
         print_json(variables)
         return
@@ -123,10 +123,10 @@ def redis_cli(
     ] = "primary",
 ) -> None:
     """Open redis-cli on the cache (authenticated; extra arguments go to redis-cli)."""
+    from sandbox.backends import sandbox_env
     from sandbox.binaries import find_binary
-    from sandbox.client import ControlClient
 
-    variables = ControlClient(options(ctx).state()).env()
+    variables = sandbox_env(options(ctx).state())
     prefix = "REDIS_READER" if via == "reader" else "REDIS"
     program = str(find_binary("redis-cli"))
     # REDISCLI_AUTH keeps the token out of the process list.

@@ -116,10 +116,10 @@ def demo(
     """A short tour of a running sandbox: secret, proxy, reader, cache-aside."""
     from rich.table import Table
 
+    from sandbox.backends import sandbox_env
     from sandbox.cli import render
-    from sandbox.client import ControlClient
 
-    steps = run_demo(ControlClient(options(ctx).state()).env())
+    steps = run_demo(sandbox_env(options(ctx).state()))
     if as_json:
         print_json(steps)
         return

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.binaries import Binaries
+from sandbox.client_env import client_env
 from sandbox.config import SandboxConfig
 from sandbox.credentials import Credentials
 from sandbox.errors import RdsboxError
 from sandbox.privileges import RunAs, write_private
 from sandbox.process import PidRecord, raise_nofile_limit
-from sandbox.services.moto import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
 from sandbox.statedir import StateDir
 from sandbox.supervisor.bringup import BringUp
 from sandbox.supervisor.cleanup import SUPERVISOR
@@ -47,29 +47,11 @@ class Prepared:
 
 def env_document(cluster: Cluster) -> dict[str, str]:
     """The `rdsbox env` variables (a contract: extend, never rename)."""
-    topo = cluster.topology
-    host = "127.0.0.1"
-    proxy_port = topo.port("proxy") if cluster.proxy else topo.port("writer")
-    return {
-        "AWS_ENDPOINT_URL": cluster.moto.url,
-        "AWS_REGION": REGION,
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "DB_SECRET_ARN": cluster.secret_arn or "",
-        "DB_NAME": cluster.config.database.db_name,
-        "DB_PROXY_ENDPOINT": host,
-        "DB_PROXY_PORT": str(proxy_port),
-        "DB_WRITER_ENDPOINT": host,
-        "DB_WRITER_PORT": str(topo.port("writer")),
-        "DB_READER_ENDPOINT": host,
-        "DB_READER_PORT": str(topo.port("reader")),
-        "REDIS_HOST": host,
-        "REDIS_PORT": str(topo.port("cache_primary")),
-        "REDIS_READER_HOST": host,
-        "REDIS_READER_PORT": str(topo.port("cache_reader")),
-        "REDIS_AUTH_TOKEN": cluster.credentials.redis_auth_token,
-    }
+    return client_env(
+        cluster.topology,
+        secret_arn=cluster.secret_arn or "",
+        redis_auth_token=cluster.credentials.redis_auth_token,
+    )
 
 
 class Supervisor:
