@@ -111,7 +111,7 @@ class ReferenceApp:
         # Called between the database read and the cache fill of a miss: tests widen the
         # stale-set race window with it.
         self.before_fill = before_fill
-        self.cache = CacheOps(cache) if cache is not None else None
+        self.cache = CacheOps(cache, table) if cache is not None else None
         self.queue = WriteBehindQueue(self.cache) if self.cache is not None else None
 
     @classmethod

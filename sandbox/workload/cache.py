@@ -16,16 +16,19 @@ from typing import Any
 
 import redis
 
-from sandbox.workload.db import User
+from sandbox.workload.db import TABLE, User
 
 PREFIX = "rdsbox:app"
+"""Key prefix of the application's entries; the table name follows it, so two tables (or
+two test cases) never share entries or write-behind queues."""
 
-# Set the entry unless the cache already holds this version or a newer one (or its tombstone).
+# Set the entry unless the cache holds a newer version (an entry or a tombstone). The same
+# version may replace itself: a refresh extends the TTL, a fresh load replaces its tombstone.
 _FILL_IF_NEWER = """
 local cur = redis.call('GET', KEYS[1])
 if cur then
   local v = tonumber(string.match(cur, '^(%d+)|'))
-  if v and v >= tonumber(ARGV[1]) then return 0 end
+  if v and v > tonumber(ARGV[1]) then return 0 end
 end
 if ARGV[3] == '0' then
   redis.call('SET', KEYS[1], ARGV[2])
@@ -75,9 +78,9 @@ def decode(raw: bytes | str) -> Entry:
 class CacheOps:
     """Entry keys, reads, fills, invalidations and locks on one Redis client."""
 
-    def __init__(self, client: redis.Redis, prefix: str = PREFIX) -> None:
+    def __init__(self, client: redis.Redis, table: str = TABLE) -> None:
         self.client = client
-        self.prefix = prefix
+        self.prefix = f"{PREFIX}:{table}"
         self._fill = client.register_script(_FILL_IF_NEWER)
         self._unlock = client.register_script(_UNLOCK)
 
@@ -96,8 +99,8 @@ class CacheOps:
         self.client.set(self.key(user.id), entry, px=ttl_ms)
 
     def fill_if_newer(self, user: User, ttl_ms: int, now_ms: int, delta_ms: int = 0) -> bool:
-        """Versioned SET (Lua): write only when the cache holds no entry of this version or
-        newer. ``ttl_ms=0`` keeps the entry until it changes (write-behind's pending rows)."""
+        """Versioned SET (Lua): write unless the cache holds a newer version. ``ttl_ms=0``
+        keeps the entry until it changes (write-behind's pending rows)."""
         return self._versioned(user.id, user.version, user.as_json(), ttl_ms, now_ms, delta_ms)
 
     def tombstone(self, user_id: int, version: int, ttl_ms: int, now_ms: int) -> bool:

@@ -119,7 +119,9 @@ class _Run:
         with endpoints.connect_db(write_path, spec.timeout) as conn:
             seed_users(conn, spec.keys, self.table)
         if spec.strategy == "write-behind":
-            self.queue = WriteBehindQueue(CacheOps(endpoints.connect_cache(spec.timeout)))
+            self.queue = WriteBehindQueue(
+                CacheOps(endpoints.connect_cache(spec.timeout), self.table)
+            )
             self.flusher = Flusher(
                 self.queue,
                 lambda: endpoints.connect_db(write_path, spec.timeout),
