@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import psycopg
+import redis
 
 from sandbox.errors import RdsboxError
 from sandbox.metrics.schema import LOAD_SOURCE, Sample
@@ -176,7 +177,11 @@ def run_load(
     ctx = multiprocessing.get_context("fork")
     acks, lag = AckLog(spec.keys, ctx), SharedLag(ctx)
     run = _Run(spec, endpoints, table)
-    run.setup(lag)
+    try:
+        run.setup(lag)
+    except (psycopg.Error, redis.RedisError) as exc:
+        run.finish()
+        raise LoadError(f"cannot prepare the load run: {exc}".splitlines()[0]) from exc
     start, t0, out = ctx.Event(), ctx.RawValue("d", 0.0), ctx.Queue()
     procs = [
         ctx.Process(
