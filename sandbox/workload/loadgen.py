@@ -58,9 +58,12 @@ def _worker_main(
         return
     out.put(("ready", plan.index, None))
     start.wait()
-    elapsed = worker.run(t0.value, lambda k, stats: out.put(("tick", plan.index, (k, stats))))
-    out.put(("done", plan.index, elapsed))
-    worker.close()
+    elapsed = 0.0
+    try:
+        elapsed = worker.run(t0.value, lambda k, stats: out.put(("tick", plan.index, (k, stats))))
+    finally:
+        out.put(("done", plan.index, elapsed))  # even after a crash: the parent must not wait
+        worker.close()
 
 
 def interval_samples(ts: float, stats: Stats, backlog: int | None) -> list[Sample]:
