@@ -257,7 +257,14 @@ def _docker_running(state: StateDir) -> bool:
 
 def main() -> None:
     """Console-script entry point: one line and exit 2 for every user error."""
-    from sandbox.cli import clients, containers, demo, operations, terraform  # noqa: F401
+    from sandbox.cli import (  # noqa: F401  (they register their commands)
+        clients,
+        containers,
+        demo,
+        load,
+        operations,
+        terraform,
+    )
 
     try:
         code = app(standalone_mode=False)

@@ -257,7 +257,11 @@ class HighAvailability:
                 continue  # the primary's own branch handles it
             if cluster.standby is not None and server.name == cluster.standby.name:
                 continue  # rejoined by _standby, with pg_rewind
-            if server.kind == "redis" and server.name == cluster.cache_primary.name:
+            if (
+                server.kind == "redis"
+                and server.name == cluster.cache_primary.name
+                and cluster.sentinels
+            ):
                 continue  # Sentinel fails it over first; it then returns as a replica
             return Decision(
                 f"{server.name} ({server.kind}) exited: restarting it",

@@ -16,6 +16,7 @@ Path = Literal["proxy", "writer", "reader"]
 Connections = Literal["pooled", "per-request"]
 Mode = Literal["open", "closed"]
 Stampede = Literal["none", "lock", "early-refresh"]
+Fill = Literal["plain", "versioned"]
 ErrorKind = Literal["refused", "reset", "timeout", "auth", "sql", "other"]
 
 ERROR_KINDS: tuple[ErrorKind, ...] = ("refused", "reset", "timeout", "auth", "sql", "other")
@@ -40,6 +41,11 @@ class LoadSpec(BaseModel):
     ttl: float = Field(default=60.0, gt=0, description="Cache TTL in seconds.")
     ttl_jitter: float = Field(default=0.1, ge=0, le=1, description="TTL jitter as a share.")
     stampede: Stampede = Field(default="none", description="Stampede protection.")
+    fill: Fill = Field(
+        default="plain",
+        description="Cache writes: plain SET/DEL, or versioned (tombstones and compare-and-set, "
+        "which removes the stale-set race).",
+    )
     timeout: float = Field(default=2.0, gt=0, description="Per-request timeout in seconds.")
     seed: int = Field(default=1, description="Seed of the request stream.")
 

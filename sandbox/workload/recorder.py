@@ -1,0 +1,110 @@
+"""Request statistics with mergeable HDR histograms (one recorder per worker process).
+
+Application threads fire one event per request into a :class:`Recorder`; every second the
+worker takes the interval's :class:`Stats` and ships it to the parent as a plain dict (the
+histogram HDR-encoded), where the workers' stats are merged. Latencies are recorded in
+microseconds, from 1 us to 10 minutes, at 3 significant digits.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from sandbox.workload.spec import ERROR_KINDS, ErrorKind, LatencySummary
+
+_LOWEST_US, _HIGHEST_US, _DIGITS = 1, 600_000_000, 3
+_COUNTERS = ("ops", "errors", "reads", "writes", "hits", "misses", "stale")
+
+
+def new_histogram() -> HdrHistogram:
+    """An empty latency histogram (microseconds)."""
+    return HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
+
+
+@dataclass
+class Stats:
+    """Counters and a latency histogram over some span of requests."""
+
+    histogram: HdrHistogram = field(default_factory=new_histogram)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
+    errors_by_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+
+    def add(self, other: Stats) -> None:
+        """Merge ``other`` into this."""
+        self.histogram.add(other.histogram)
+        for name, value in other.counts.items():
+            self.counts[name] = self.counts.get(name, 0) + value
+        for kind, value in other.errors_by_kind.items():
+            self.errors_by_kind[kind] = self.errors_by_kind.get(kind, 0) + value
+
+    def latency(self) -> LatencySummary:
+        """Percentiles in milliseconds."""
+        h = self.histogram
+        if h.get_total_count() == 0:
+            return LatencySummary()
+        return LatencySummary(
+            p50=h.get_value_at_percentile(50) / 1000,
+            p95=h.get_value_at_percentile(95) / 1000,
+            p99=h.get_value_at_percentile(99) / 1000,
+            max=h.get_max_value() / 1000,
+            mean=h.get_mean_value() / 1000,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """A picklable, compact form for the parent process."""
+        return {
+            "histogram": self.histogram.encode(),
+            "counts": self.counts,
+            "errors_by_kind": self.errors_by_kind,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Stats:
+        """The inverse of :meth:`to_wire`."""
+        histogram = new_histogram()
+        if data["histogram"]:
+            histogram.add(HdrHistogram.decode(data["histogram"]))
+        return cls(histogram, dict(data["counts"]), dict(data["errors_by_kind"]))
+
+
+class Recorder:
+    """Thread-safe sink of request events for the current interval (the parent sums the
+    intervals into the run's totals)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._interval = Stats()
+
+    def record(
+        self,
+        latency_s: float,
+        read: bool,
+        error: ErrorKind | None = None,
+        hit: bool | None = None,
+        stale: bool = False,
+    ) -> None:
+        """One finished request (successful unless ``error``)."""
+        micros = min(max(int(latency_s * 1_000_000), _LOWEST_US), _HIGHEST_US)
+        with self._lock:
+            stats = self._interval
+            stats.histogram.record_value(micros)
+            counts = stats.counts
+            if error is not None:
+                counts["errors"] += 1
+                stats.errors_by_kind[error] += 1
+            else:
+                counts["ops"] += 1
+            counts["reads" if read else "writes"] += 1
+            if hit is not None:
+                counts["hits" if hit else "misses"] += 1
+            counts["stale"] += stale
+
+    def take_interval(self) -> Stats:
+        """The stats since the last call (and start a new interval)."""
+        with self._lock:
+            taken, self._interval = self._interval, Stats()
+        return taken
