@@ -168,9 +168,19 @@ def signal_group(record: PidRecord, sig: signal.Signals) -> bool:
     return False
 
 
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (children first seen via /proc's parent links)."""
-    children: dict[int, list[int]] = {}
+@dataclass(frozen=True)
+class ProcStat:
+    """What the collector and cleanup need from one /proc/PID/stat line."""
+
+    ppid: int
+    #: utime + stime + cutime + cstime, in clock ticks: a reaped child's time moves into
+    #: its parent's cutime/cstime, so the sum over a process tree never goes backwards.
+    cpu_ticks: int
+
+
+def process_table() -> dict[int, ProcStat]:
+    """Every live process, read from /proc in one pass."""
+    table: dict[int, ProcStat] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -178,8 +188,19 @@ def descendants(pid: int) -> list[int]:
             raw = (entry / "stat").read_text()
         except OSError:
             continue
-        parent = int(raw[raw.rindex(")") + 2 :].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
+        # The command name (field 2) may contain spaces and parentheses: split after it.
+        fields = raw[raw.rindex(")") + 2 :].split()
+        ticks = sum(int(value) for value in fields[11:15])
+        table[int(entry.name)] = ProcStat(int(fields[1]), ticks)
+    return table
+
+
+def descendants(pid: int, table: Mapping[int, ProcStat] | None = None) -> list[int]:
+    """Every live descendant of ``pid`` (children first seen via /proc's parent links);
+    ``table`` reuses a :func:`process_table` already read."""
+    children: dict[int, list[int]] = {}
+    for child, stat in (table if table is not None else process_table()).items():
+        children.setdefault(stat.ppid, []).append(child)
     found, queue = [], [pid]
     while queue:
         for child in children.get(queue.pop(), []):
