@@ -117,6 +117,24 @@ class MetricsStore:
         )
         return [Sample(*row) for row in self._read(sql, args)]
 
+    def tail(
+        self, after_row: int, metrics: Sequence[str] = (), sources: Sequence[str] = ()
+    ) -> tuple[list[Sample], int]:
+        """Samples appended after row ``after_row`` (0: all), in insertion order, and the
+        last row seen: the next call's ``after_row``. Late writers (a sample stamped a
+        while ago) are not missed, unlike with a time window."""
+        top = max(after_row, self.last_row())  # first: rows appended meanwhile wait
+        where, args = _window(None, None, metrics, sources)
+        sql = (
+            "SELECT ts, source, metric, value FROM samples "
+            f"WHERE rowid > ? AND rowid <= ? AND {where} ORDER BY rowid"
+        )
+        return [Sample(*row) for row in self._read(sql, [after_row, top, *args])], top
+
+    def last_row(self) -> int:
+        """The newest row's number (0 when empty)."""
+        return int(self._read("SELECT coalesce(max(rowid), 0) FROM samples", [])[0][0])
+
     def prune(self, before: float) -> int:
         """Delete samples older than ``before``; return how many went."""
         try:
