@@ -67,10 +67,15 @@ class Collector:
     def cycle(self) -> int:
         """Sample once, write what came back; return the number of samples written."""
         now = self.clock()
+        samples = self._harvest()  # late answers of earlier cycles
         for index, sampler in enumerate(self.samplers):
             if index not in self._busy:
                 self._busy[index] = self._pool.submit(sampler.sample, now)
         wait(list(self._busy.values()), timeout=max(0.05, self.interval_s * 0.8))
+        return self._write(samples + self._harvest(), now)
+
+    def _harvest(self) -> list[Sample]:
+        """Samples of every sampler that has answered; the others stay busy."""
         samples: list[Sample] = []
         for index, future in list(self._busy.items()):
             if not future.done():
@@ -80,7 +85,7 @@ class Collector:
                 samples += future.result()
             except Exception as exc:  # one sampler's trouble must not stop the rest
                 log.debug("sampler %s failed: %s", self.samplers[index].name, exc)
-        return self._write(samples, now)
+        return samples
 
     def _write(self, samples: list[Sample], now: float) -> int:
         if not samples:

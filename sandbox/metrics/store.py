@@ -99,7 +99,7 @@ class MetricsStore:
             "WHERE metric = ? AND source = ? AND ts >= ? AND ts < ? GROUP BY b ORDER BY b"
         )
         rows = self._read(sql, [bucket_s, metric, source, since, _END if until is None else until])
-        return [Bucket(b * bucket_s, avg, peak, n) for b, avg, peak, n in rows]
+        return [Bucket(float(b * bucket_s), avg, peak, n) for b, avg, peak, n in rows]
 
     def latest(
         self,
