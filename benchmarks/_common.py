@@ -131,15 +131,27 @@ class Sandbox:
     """One rdsbox sandbox in a fresh state dir; :meth:`up` times the start, :meth:`down`
     stops it and deletes the data (always call it, e.g. in ``finally``)."""
 
-    def __init__(self, port_base: int, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, port_base: int, extra: tuple[str, ...] = (), config: str | None = None
+    ) -> None:
         self.port_base = port_base
         self.extra = extra
         self.workdir = make_workdir("rdsbox-bench-")
         self.state_dir = self.workdir / "s"
         self.status: dict[str, Any] = {}
+        #: YAML text of an rdsbox.yaml for this sandbox (None: the defaults).
+        self.config_file: Path | None = None
+        if config is not None:
+            self.config_file = self.workdir / "rdsbox.yaml"
+            self.config_file.write_text(config)
 
     def _cli(self, *args: str) -> list[str]:
-        return [*rdsbox_command(), "--state-dir", str(self.state_dir), *args]
+        config = ["--config", str(self.config_file)] if self.config_file else []
+        return [*rdsbox_command(), "--state-dir", str(self.state_dir), *config, *args]
+
+    def stop(self) -> None:
+        """``rdsbox down`` keeping the data, so a later :meth:`up` resumes it."""
+        subprocess.run(self._cli("down"), capture_output=True, check=True, cwd=REPO)
 
     def up(self) -> float:
         """``rdsbox up --json``; returns the wall-clock seconds until it returned healthy."""

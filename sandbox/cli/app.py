@@ -262,6 +262,7 @@ def main() -> None:
         containers,
         demo,
         load,
+        metrics,
         operations,
         terraform,
     )

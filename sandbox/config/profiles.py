@@ -72,6 +72,9 @@ class TimingProfile(BaseModel):
     shutdown_timeout_s: float = _seconds(
         "How long the supervisor waits for a component to stop before killing it."
     )
+    metrics_interval_s: float = _seconds(
+        "Time between two samples of the metrics collector; 0 turns the collector off."
+    )
 
 
 _FAST = TimingProfile(
@@ -89,6 +92,7 @@ _FAST = TimingProfile(
     sentinel_failover_timeout_s=5.0,
     startup_timeout_s=30.0,
     shutdown_timeout_s=10.0,
+    metrics_interval_s=1.0,
 )
 
 # Direct connection to the writer endpoint during a Multi-AZ failover:
@@ -111,6 +115,7 @@ _AWS = TimingProfile(
     sentinel_failover_timeout_s=30.0,  # ElastiCache promotes a replica in well under 1 min.
     startup_timeout_s=60.0,
     shutdown_timeout_s=20.0,
+    metrics_interval_s=1.0,  # Like RDS Enhanced Monitoring's finest granularity (1 s).
 )
 
 # Read-only: presets are shared module state and must never be changed in place.

@@ -113,6 +113,9 @@ ignore_startup_parameters = extra_float_digits,options,search_path
 application_name_add_host = 0
 log_connections = 0
 log_disconnections = 0
+; SHOW STATS totals refresh once per stats_period: 1 s for the metrics collector.
+stats_period = 1
+log_stats = 0
 """
 
     def accept_password(self, password: str, verifier: str) -> None:
@@ -142,6 +145,19 @@ log_disconnections = 0
             prepare_threshold=None,
         )
 
+    def open_console(self, timeout: float = 2.0) -> psycopg.Connection:
+        """A new connection to the admin console (the caller closes it)."""
+        return psycopg.connect(
+            host=HOST,
+            port=self.port,
+            user=self.pool.username,
+            password=self.pool.password,
+            dbname="pgbouncer",
+            connect_timeout=max(1, round(timeout)),
+            autocommit=True,
+            prepare_threshold=None,
+        )
+
     def admin(self, command: str, timeout: float = 2.0) -> list[tuple[object, ...]]:
         """Run a console command (``SHOW POOLS``, ``RELOAD``, ``PAUSE``...) and return rows.
 
@@ -150,20 +166,8 @@ log_disconnections = 0
         with self._lock:
             try:
                 if self._console is None or self._console.closed:
-                    self._console = psycopg.connect(
-                        host=HOST,
-                        port=self.port,
-                        user=self.pool.username,
-                        password=self.pool.password,
-                        dbname="pgbouncer",
-                        connect_timeout=max(1, round(timeout)),
-                        autocommit=True,
-                        prepare_threshold=None,
-                    )
-                # The console speaks only the simple query protocol.
-                cur = self._console.cursor()
-                cur.execute(command.encode(), prepare=False)
-                return list(cur.fetchall()) if cur.description else []
+                    self._console = self.open_console(timeout)
+                return console_query(self._console, command)[1]
             except psycopg.Error:
                 self._close_console()
                 raise
@@ -186,3 +190,15 @@ log_disconnections = 0
             return True
         except psycopg.Error:
             return False
+
+
+def console_query(
+    console: psycopg.Connection, command: str
+) -> tuple[list[str], list[tuple[object, ...]]]:
+    """Run one admin-console command; its column names and rows."""
+    # The console speaks only the simple query protocol.
+    cur = console.cursor()
+    cur.execute(command.encode(), prepare=False)
+    if cur.description is None:
+        return [], []
+    return [column.name for column in cur.description], list(cur.fetchall())

@@ -24,6 +24,7 @@ from sandbox.statedir import StateDir
 from sandbox.supervisor.bringup import BringUp
 from sandbox.supervisor.cleanup import SUPERVISOR
 from sandbox.supervisor.cluster import Cluster, Progress
+from sandbox.supervisor.collection import build_collector
 from sandbox.supervisor.control_api import ControlApi
 from sandbox.supervisor.control_loop import ControlLoop
 from sandbox.supervisor.db_actions import DatabaseActions
@@ -84,6 +85,7 @@ class Supervisor:
         cluster = Cluster(prepared.config, state, prepared.binaries, prepared.run_as, credentials)
         self.cluster = cluster
         api: ControlApi | None = None
+        collector = None
         try:
             took = BringUp(cluster, progress).run()
             log.info("sandbox up in %.2f s", took)
@@ -119,11 +121,17 @@ class Supervisor:
                 )
                 observer = Observer(cluster, pool, cluster.timing.health_check_timeout_s)
                 self.snapshot = observer.observe()
+                # Its own thread and connections: a slow sample never delays the loop.
+                collector = build_collector(cluster, events)
+                if collector is not None:
+                    collector.start()
                 on_ready(self.status())
                 self._serve(observer)
                 # Before the pool waits for its probes: a hung server would hold them.
                 self.faults.clear()
         finally:
+            if collector is not None:
+                collector.stop()
             if api is not None:
                 api.stop()
             if self.faults is not None:
