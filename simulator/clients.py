@@ -37,6 +37,7 @@ class Request:
         "key",
         "node",
         "phase",
+        "slot",
         "stale",
         "t0",
         "via",
@@ -57,6 +58,7 @@ class Request:
         self.via = VIA_PROXY
         self.node: DbNode | None = None
         self.epoch = 0
+        self.slot = 0  # the client slot whose pooled connection it uses
 
 
 class Application:
@@ -68,7 +70,10 @@ class Application:
         self.recorder = recorder
         self.slots = Slots(world.engine, 1)
         self.redis = world.redis
-        self.idle: dict[DbNode, list[int]] = {}  # pooled direct connections: node -> epochs
+        # Pooled direct connections: client slot -> (node, epoch), per endpoint.
+        self.writer_conns: dict[int, tuple[DbNode, int]] = {}
+        self.reader_conns: dict[int, tuple[DbNode, int]] = {}
+        self.turn = 0
         self.strategies: Strategies | None = None
         self.closed_loop = False
         self.phase: PhaseRuntime | None = None  # the phase running now
@@ -168,21 +173,45 @@ class Application:
             return
         request.via = VIA_DIRECT
         world = self.world
-        node = world.reader_target() if (phase.reads_replicas and not request.write) else None
-        node = node or world.writer_dns
+        reads_replicas = phase.reads_replicas and not request.write
+        if phase.per_request:
+            self._connect(
+                request,
+                world.reader_target() if reads_replicas else world.writer_dns,
+                reads_replicas,
+            )
+            return
+        # Pooled: each client slot keeps its own connection per endpoint (like a worker
+        # process or a Lambda function), reused while alive and still the right node.
+        conns = self.reader_conns if reads_replicas else self.writer_conns
+        self.turn = slot = (self.turn + 1) % self.slots.capacity
+        request.slot = slot
+        held = conns.get(slot)
+        if held is not None:
+            node, epoch = held
+            wanted = (
+                (node in world.reader_rotation) if reads_replicas else (node is world.writer_dns)
+            )
+            if wanted and node.up and epoch == node.epoch:
+                request.node, request.epoch = node, epoch
+                self._run_query(request)
+                return
+            del conns[slot]
+            node.disconnect(epoch)
+        self._connect(
+            request, world.reader_target() if reads_replicas else world.writer_dns, reads_replicas
+        )
+
+    def _connect(self, request: Request, node: DbNode, reader: bool) -> None:
+        """Open a new connection to ``node`` for the request (refused when full or down)."""
         request.node = node
-        if not phase.per_request:
-            idle = self.idle.get(node)
-            while idle:
-                epoch = idle.pop()
-                if epoch == node.epoch and node.up:
-                    request.epoch = epoch
-                    self._run_query(request)
-                    return
         if not node.connect():
             self.retry(request, _REFUSED)
             return
         request.epoch = node.epoch
+        if not request.phase.per_request:
+            conns = self.reader_conns if reader else self.writer_conns
+            conns[request.slot] = (node, node.epoch)
         self.engine.at(self.engine.now + self.db_connect + self.rtt, self._run_query, request)
 
     def _borrow(self, request: Request) -> None:
@@ -275,10 +304,13 @@ class Application:
             assert pool is not None
             if not pool.give_back(alive):
                 node.disconnect(request.epoch)
-        elif alive and not request.phase.per_request:
-            self.idle.setdefault(node, []).append(request.epoch)
-        else:
+        elif request.phase.per_request:
             node.disconnect(request.epoch)
+        elif not alive:
+            node.disconnect(request.epoch)
+            for conns in (self.writer_conns, self.reader_conns):
+                if conns.get(request.slot) == (node, request.epoch):
+                    del conns[request.slot]
 
     def abort(self, request: Request) -> None:
         """Its node crashed under the query: the connection resets."""

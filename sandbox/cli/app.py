@@ -196,7 +196,7 @@ def status(
 
 def main() -> None:
     """Console-script entry point: one line and exit 2 for every user error."""
-    from sandbox.cli import clients, demo, operations  # noqa: F401  (register commands)
+    from sandbox.cli import clients, demo, operations, sim  # noqa: F401  (register commands)
 
     try:
         code = app(standalone_mode=False)
