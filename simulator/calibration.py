@@ -13,6 +13,7 @@ network_rtt_ms: 0.1           # one client <-> server round trip
 db_read_ms: 0.4               # mean service time of one primary-key SELECT
 db_write_ms: 1.0              # mean service time of one UPDATE + COMMIT (no standby)
 db_service_cv: 0.5            # coefficient of variation of DB service times (lognormal)
+db_service_distribution: lognormal  # or exponential (cv 1) or constant (cv 0)
 sync_commit_ms: 0.3           # extra commit wait for the synchronous Multi-AZ standby
 db_connect_ms: 8.0            # new PostgreSQL connection: TCP + SCRAM + backend fork
 proxy_connect_ms: 1.0         # new client connection to the proxy (no backend fork)
@@ -38,6 +39,7 @@ backoff_multiplier: 2.0       # exponential back-off factor on client_backoff_s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -61,6 +63,9 @@ class Calibration(BaseModel):
     db_read_ms: float = _ms(0.4, "Mean service time of a primary-key SELECT.")
     db_write_ms: float = _ms(1.0, "Mean service time of an UPDATE + COMMIT.")
     db_service_cv: float = Field(default=0.5, ge=0.0, le=10.0, description="CV of DB times.")
+    db_service_distribution: Literal["lognormal", "exponential", "constant"] = Field(
+        default="lognormal", description="Shape of DB service times."
+    )
     sync_commit_ms: float = _ms(0.3, "Extra commit wait for the synchronous standby.")
     db_connect_ms: float = _ms(8.0, "New PostgreSQL connection (TCP + SCRAM + fork).")
     proxy_connect_ms: float = _ms(1.0, "New client connection to the proxy.")

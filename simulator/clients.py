@@ -233,7 +233,9 @@ class Application:
         node = world.proxy_target
         assert pool is not None and node is not None
         now = self.engine.now
-        pool.borrow_sum += now - request.expect
+        if now > request.expect:
+            pool.borrow_sum += now - request.expect
+            pool.borrow_waits += 1
         pool.borrow_count += 1
         request.node = node
         request.epoch = node.epoch

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sandbox.config import TimingProfile
 from sandbox.errors import ConfigError
 from sandbox.scenario.model import TimedFault
+from simulator.calibration import Calibration
 from simulator.clients import Application
 from simulator.database import DbNode
 from simulator.world import World
@@ -201,3 +203,22 @@ class Failures:
             outage = self.timing.failure_detection_s + calibration.restart_s
             world.redis.lose_data()
         world.redis.down_until = self.engine.now + outage
+
+
+def implied_downtime(
+    timing: TimingProfile, calibration: Calibration, path: str, multi_az: bool = True
+) -> float:
+    """Seconds a primary crash keeps writes from succeeding, as the timing fields imply.
+
+    ``path`` is ``proxy`` (held until the proxy follows the new writer) or ``writer``
+    (until the writer DNS name points at it for clients). Client retries can add up to one
+    back-off interval on the direct path; the proxy path adds nothing (held queries run as
+    soon as the proxy follows).
+    """
+    detection = timing.failure_detection_s
+    if not multi_az:
+        return detection + calibration.restart_s
+    promoted = detection + timing.promotion_delay_s + calibration.promote_s
+    if path == "proxy":
+        return promoted + timing.proxy_detection_s
+    return promoted + timing.dns_update_delay_s + timing.dns_ttl_s

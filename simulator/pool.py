@@ -21,16 +21,37 @@ Granted = Callable[[Any], None]
 
 
 class Slots:
-    """A semaphore with a FIFO queue of waiters that expire at their deadline."""
+    """A semaphore with a FIFO queue of waiters that expire at their deadline.
 
-    __slots__ = ("capacity", "engine", "held", "pending", "used", "waiters")
+    Waiters whose deadlines come in FIFO order (the usual case: one timeout for all) share
+    a single timer that follows the head of the queue; only a waiter with an earlier
+    deadline than the one before it gets a timer event of its own. A long queue therefore
+    costs no heap entries per waiter.
+    """
+
+    __slots__ = (
+        "armed",
+        "armed_at",
+        "capacity",
+        "engine",
+        "held",
+        "pending",
+        "serving",
+        "tail",
+        "used",
+        "waiters",
+    )
 
     def __init__(self, engine: Engine, capacity: int) -> None:
         self.engine = engine
         self.capacity = capacity
         self.used = 0
         self.held = False
-        self.waiters: deque[list[Any]] = deque()
+        self.waiters: deque[list[Any]] = deque()  # [item, granted, expired, live, deadline]
+        self.tail = float("-inf")  # latest deadline in the queue
+        self.armed = False  # the shared head timer is scheduled (for armed_at)
+        self.armed_at = float("inf")
+        self.serving = False
         # Release times known in advance (a cache hit's reply), applied lazily: while
         # nobody waits, a release needs no event; see release_at().
         self.pending: list[float] = []
@@ -65,14 +86,36 @@ class Slots:
         for time in self.pending:
             self.engine.at(time, self._release_event, None)
         self.pending.clear()
-        waiter = [item, granted, expired, True]
+        waiter = [item, granted, expired, True, deadline]
+        if not self.waiters:
+            self.tail = float("-inf")
+        if deadline < self.tail or (self.armed and deadline < self.armed_at):
+            self.engine.at(deadline, self._expire_one, waiter)  # out of order: own timer
+        self.tail = max(self.tail, deadline)
         self.waiters.append(waiter)
-        self.engine.at(deadline, self._expire, waiter)
+        if not self.armed:
+            self.armed = True
+            self.armed_at = self.waiters[0][4]
+            self.engine.at(self.armed_at, self._expire_head, None)
 
-    def _expire(self, waiter: list[Any]) -> None:
+    def _expire_one(self, waiter: list[Any]) -> None:
         if waiter[3]:
             waiter[3] = False
             waiter[2](waiter[0])
+
+    def _expire_head(self, _: object) -> None:
+        # `armed` stays True while expiring, so that waiters queued by the callbacks do
+        # not start a second timer; one is armed below for the new head.
+        waiters = self.waiters
+        now = self.engine.now
+        while waiters and (not waiters[0][3] or waiters[0][4] <= now):
+            waiter = waiters.popleft()
+            self._expire_one(waiter)
+        self.armed = False
+        if waiters:
+            self.armed = True
+            self.armed_at = waiters[0][4]
+            self.engine.at(self.armed_at, self._expire_head, None)
 
     def release(self) -> None:
         """Give a slot back and hand it to the first live waiter."""
@@ -82,15 +125,21 @@ class Slots:
 
     def serve(self) -> None:
         """Hand free slots to waiters (after a release, a resize or the end of a hold)."""
+        if self.serving:
+            return  # a grant released a slot at once: the loop below picks it up
         if self.pending:
             self.drain(self.engine.now)
+        self.serving = True
         waiters = self.waiters
-        while waiters and not self.held and self.used < self.capacity:
-            waiter = waiters.popleft()
-            if waiter[3]:
-                waiter[3] = False
-                self.used += 1
-                waiter[1](waiter[0])
+        try:
+            while waiters and not self.held and self.used < self.capacity:
+                waiter = waiters.popleft()
+                if waiter[3]:
+                    waiter[3] = False
+                    self.used += 1
+                    waiter[1](waiter[0])
+        finally:
+            self.serving = False
 
     @property
     def queued(self) -> int:
@@ -101,7 +150,15 @@ class Slots:
 class ProxyPool:
     """RDS Proxy's connection pool to the writer."""
 
-    __slots__ = ("borrow_count", "borrow_sum", "borrow_timeout", "idle_cap", "idle_open", "slots")
+    __slots__ = (
+        "borrow_count",
+        "borrow_sum",
+        "borrow_timeout",
+        "borrow_waits",
+        "idle_cap",
+        "idle_open",
+        "slots",
+    )
 
     def __init__(self, engine: Engine, size: int, idle_cap: int, borrow_timeout: float) -> None:
         self.slots = Slots(engine, size)
@@ -110,6 +167,7 @@ class ProxyPool:
         self.borrow_timeout = borrow_timeout
         self.borrow_sum = 0.0
         self.borrow_count = 0
+        self.borrow_waits = 0  # borrows that had to queue
 
     @property
     def server_connections(self) -> int:

@@ -60,6 +60,12 @@ class Randomness:
         sigma = sigma2**0.5
         return Stream(lambda n: gen.lognormal(mu, sigma, n))
 
+    def service(self, shape: str, mean: float, cv: float) -> Stream:
+        """Service times: ``lognormal`` (mean, cv), ``exponential`` or ``constant``."""
+        if shape == "exponential":
+            return self.exponential(mean)
+        return self.lognormal(mean, 0.0 if shape == "constant" else cv)
+
     def zipf_keys(self, keys: int, exponent: float) -> Stream:
         """Key ids 0..keys-1 with P(k) proportional to (k+1)**-exponent (0: uniform)."""
         gen = self.generator

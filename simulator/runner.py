@@ -39,6 +39,7 @@ class RunResult:
     downtime_s: list[float | None]
     peak_db_connections: dict[str, int]
     pool_size: int | None
+    proxy_stats: dict[str, float]
     wall_s: float
     outcomes: Outcomes = field(repr=False)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -58,6 +59,7 @@ class RunResult:
             "downtime_s": self.downtime_s,
             "peak_db_connections": self.peak_db_connections,
             "pool_size": self.pool_size,
+            "proxy": self.proxy_stats,
             "requests": self.requests,
             "wall_s": round(self.wall_s, 4),
         }
@@ -82,63 +84,90 @@ def simulate(
     Raises:
         ConfigError: phases mixing open and closed loop, or a bad fault.
     """
-    began = time.perf_counter()
-    if not phases:
-        raise ConfigError("simulate: a run needs at least one phase")
-    modes = {spec.mode for _, spec in phases}
-    if len(modes) > 1:
-        raise ConfigError("phases: all phases of a run must use the same load.mode")
-    calibration = calibration or Calibration()
-    rng = Randomness(phases[0][1].seed if seed is None else seed)
-    engine = Engine()
-    world = World(config, calibration, engine, rng)
-    recorder = Recorder()
-    app = Application(world, recorder)
-    strategies = Strategies(app, world)
-    failures = Failures(world, app)
+    return Model(config, phases, calibration, seed).run(faults, poisson, epoch, name)
 
-    runtimes: list[PhaseRuntime] = []
-    start = 0.0
-    for index, (phase_name, spec) in enumerate(phases):
-        runtimes.append(PhaseRuntime(index, phase_name, spec, start, rng))
-        start += spec.duration
-    for earlier, later in pairwise(runtimes):
-        earlier.following = later
-    end = start
-    for phase in runtimes:
-        engine.at(phase.start, _phase_starts(app), phase)
-    for fault in faults:
-        failures.schedule(fault, 0.0)
-    if any(phase.strategy == "write-behind" for phase in runtimes):
-        strategies.start_flusher(end)
-    gauges = Gauges(world, app, strategies, recorder)
-    gauges.start(float(np.ceil(end)))
 
-    app.closed_loop = modes == {"closed"}
-    feed = None if app.closed_loop else OpenLoop(app, runtimes[0], poisson)
-    drain = max(phase.timeout for phase in runtimes) + 1.0
-    engine.run(end + drain, feed)
+class Model:
+    """The assembled model of one run; ``run()`` drives it (once)."""
 
-    outcomes = recorder.outcomes()
-    summaries = {
-        phase.name: outcomes.summary(outcomes.phase == phase.index, phase.spec.duration)
-        for phase in runtimes
-    }
-    seconds = int(np.ceil(end))
-    samples = outcomes.load_samples(epoch, seconds, world.cache_nodes[0])
-    samples += gauge_samples(recorder.gauges, epoch)
-    pool = world.proxy
-    return RunResult(
-        name=name,
-        summary=outcomes.summary(None, end),
-        phases=summaries,
-        samples=samples,
-        downtime_s=[outcomes.recovery_after(fault.at) for fault in faults],
-        peak_db_connections={node.name: node.peak_conns for node in world.nodes},
-        pool_size=pool.slots.capacity if pool is not None else None,
-        wall_s=time.perf_counter() - began,
-        outcomes=outcomes,
-    )
+    def __init__(
+        self,
+        config: SandboxConfig,
+        phases: Sequence[tuple[str, LoadSpec]],
+        calibration: Calibration | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not phases:
+            raise ConfigError("simulate: a run needs at least one phase")
+        modes = {spec.mode for _, spec in phases}
+        if len(modes) > 1:
+            raise ConfigError("phases: all phases of a run must use the same load.mode")
+        self.began = time.perf_counter()
+        calibration = calibration or Calibration()
+        rng = Randomness(phases[0][1].seed if seed is None else seed)
+        self.engine = engine = Engine()
+        self.world = world = World(config, calibration, engine, rng)
+        self.recorder = Recorder()
+        self.app = app = Application(world, self.recorder)
+        self.strategies = Strategies(app, world)
+        self.failures = Failures(world, app)
+        app.closed_loop = modes == {"closed"}
+        self.phases: list[PhaseRuntime] = []
+        start = 0.0
+        for index, (phase_name, spec) in enumerate(phases):
+            self.phases.append(PhaseRuntime(index, phase_name, spec, start, rng))
+            start += spec.duration
+        for earlier, later in pairwise(self.phases):
+            earlier.following = later
+        self.end = start
+
+    def run(
+        self,
+        faults: Sequence[TimedFault] = (),
+        poisson: bool = True,
+        epoch: float = 0.0,
+        name: str = "run",
+    ) -> RunResult:
+        """Run every phase (with ``faults``) and report (see :func:`simulate`)."""
+        engine, world, app, end = self.engine, self.world, self.app, self.end
+        for phase in self.phases:
+            engine.at(phase.start, _phase_starts(app), phase)
+        for fault in faults:
+            self.failures.schedule(fault, 0.0)
+        if any(phase.strategy == "write-behind" for phase in self.phases):
+            self.strategies.start_flusher(end)
+        Gauges(world, app, self.strategies, self.recorder).start(float(np.ceil(end)))
+        feed = None if app.closed_loop else OpenLoop(app, self.phases[0], poisson)
+        engine.run(end + max(phase.timeout for phase in self.phases) + 1.0, feed)
+
+        outcomes = self.recorder.outcomes()
+        summaries = {
+            phase.name: outcomes.summary(outcomes.phase == phase.index, phase.spec.duration)
+            for phase in self.phases
+        }
+        samples = outcomes.load_samples(epoch, int(np.ceil(end)), world.cache_nodes[0])
+        samples += gauge_samples(self.recorder.gauges, epoch)
+        pool = world.proxy
+        proxy_stats: dict[str, float] = {}
+        if pool is not None:
+            borrows = max(1, pool.borrow_count)
+            proxy_stats = {
+                "borrows": pool.borrow_count,
+                "waited_share": pool.borrow_waits / borrows,
+                "mean_borrow_wait_s": pool.borrow_sum / borrows,
+            }
+        return RunResult(
+            name=name,
+            summary=outcomes.summary(None, end),
+            phases=summaries,
+            samples=samples,
+            downtime_s=[outcomes.recovery_after(fault.at) for fault in faults],
+            peak_db_connections={node.name: node.peak_conns for node in world.nodes},
+            pool_size=pool.slots.capacity if pool is not None else None,
+            proxy_stats=proxy_stats,
+            wall_s=time.perf_counter() - self.began,
+            outcomes=outcomes,
+        )
 
 
 def _phase_starts(app: Application) -> Any:

@@ -44,8 +44,10 @@ class World:
                 role,
                 workers,
                 usable,
-                rng.lognormal(calibration.db_read_ms / 1000, cv),
-                rng.lognormal(calibration.db_write_ms / 1000, cv),
+                rng.service(calibration.db_service_distribution, calibration.db_read_ms / 1000, cv),
+                rng.service(
+                    calibration.db_service_distribution, calibration.db_write_ms / 1000, cv
+                ),
             )
 
         pair = topology.multi_az_pair
