@@ -20,6 +20,7 @@ demo: setup
 bench: setup
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/endpoints.py
+	$(BIN)/python benchmarks/simulator.py
 
 lint: setup
 	$(BIN)/python -m ruff check .
