@@ -178,7 +178,10 @@ def _table(name: str, results: list[RunResult], estimates: list[Any] | None) -> 
     columns += ["downtime s"] if any(r.downtime_s for r in results) else []
     columns += [f"{estimates[0].currency}/month"] if estimates else []
     for column in columns:
-        table.add_column(column, justify="left" if column == "run" else "right")
+        if column == "run":
+            table.add_column(column, no_wrap=True)
+        else:
+            table.add_column(column, justify="right")
     for index, result in enumerate(results):
         s = result.summary
         row = [
