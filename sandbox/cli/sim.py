@@ -75,9 +75,13 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Simulate a scenario and print a table of the results (one row per run)."""
+    from dataclasses import asdict
+
+    from sandbox.cli.render import console
     from simulator.calibration import load_calibration
     from simulator.runner import simulate
     from simulator.scenarios import (
+        check_expectations,
         find_scenario,
         load_scenario,
         parse_assignment,
@@ -119,11 +123,29 @@ def run(
         )
         results[-1].settings = plan.settings
     written = _write_out(results, out, swept[0] if swept else None, estimates) if out else []
+    verdicts = check_expectations(
+        spec,
+        [
+            (r.name, p.variant, r.summary.model_dump())
+            for r, p in zip(results, planned, strict=True)
+        ],
+    )
     if as_json:
         document = _document(spec.name, results, estimates, written)
+        document["expectations"] = [{**asdict(v), "ok": v.ok} for v in verdicts]
         print_json(document)
         return
     _table(spec.name, results, estimates)
+    for verdict in verdicts:
+        bounds = " and ".join(
+            f"{word} {limit:g}"
+            for word, limit in (("min", verdict.min), ("max", verdict.max))
+            if limit is not None
+        )
+        mark = "[green]ok[/green]" if verdict.ok else "[red]NOT met[/red]"
+        console().print(
+            f"expect {verdict.metric} ({bounds}) in {verdict.run}: {verdict.value}: {mark}"
+        )
     for path in written:
         sys.stdout.write(f"wrote {path}\n")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from sandbox.cli.app import main
 from sandbox.config import config_from_mapping
 from sandbox.errors import ConfigError
 from sandbox.scenario.model import TimedFault
@@ -16,7 +16,13 @@ from sandbox.workload.spec import LoadSpec
 from simulator.calibration import Calibration, load_calibration
 from simulator.failures import implied_downtime
 from simulator.runner import simulate
-from simulator.scenarios import builtin_names, find_scenario, load_scenario, plan_runs
+from simulator.scenarios import (
+    builtin_names,
+    check_expectations,
+    find_scenario,
+    load_scenario,
+    plan_runs,
+)
 
 _SPEC = LoadSpec(rate=500, duration=10, read_ratio=0.8)
 
@@ -64,6 +70,11 @@ def test_proxy_keeps_errors_away_during_a_fast_failover() -> None:
     }
     assert results["proxy"].summary.errors == 0
     assert results["direct"].summary.errors_by_kind.get("refused", 0) > 0
+    verdicts = check_expectations(
+        scenario,
+        [(name, runs[name].variant, r.summary.model_dump()) for name, r in results.items()],
+    )
+    assert [(v.run, v.metric, v.ok) for v in verdicts] == [("proxy", "errors", True)]
 
 
 def test_builtin_scenarios_plan_and_bad_overrides_name_the_key() -> None:
@@ -89,21 +100,28 @@ def test_calibration_file_round_trip(tmp_path: Path) -> None:
         load_calibration(path)
 
 
-def _rdsbox(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    code = "from sandbox.cli.app import main; main()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, check=False
-    )
+def _rdsbox(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str, str]:
+    """Run the rdsbox console entry point in-process: (exit status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["rdsbox", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
 
 
-def test_cli_runs_a_sweep_with_charts_and_cost(tmp_path: Path) -> None:
+def test_cli_runs_a_sweep_with_charts_and_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     scenario = Path(__file__).resolve().parents[2] / "scenarios" / "cache-aside-vs-none.yaml"
-    result = _rdsbox(
-        "sim", "run", str(scenario), "--duration", "2", "--sweep", "load.ttl=5,60",
-        "--out", str(tmp_path / "out"), "--cost", "--json", cwd=tmp_path,
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _rdsbox(
+        capsys, monkeypatch, "sim", "run", str(scenario), "--duration", "2",
+        "--sweep", "load.ttl=5,60", "--out", str(tmp_path / "out"), "--cost", "--json",
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    document = json.loads(result.stdout)
+    assert status == 0, err
+    document = json.loads(out)
     assert [run["name"] for run in document["runs"]] == [
         "none load.ttl=5", "none load.ttl=60", "cache-aside load.ttl=5", "cache-aside load.ttl=60",
     ]  # fmt: skip
@@ -113,8 +131,14 @@ def test_cli_runs_a_sweep_with_charts_and_cost(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "sweep.png").stat().st_size > 0
 
 
-def test_cli_bad_set_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    result = _rdsbox("sim", "run", "connection-storm", "--set", "proxy.bogus=1", cwd=tmp_path)
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "proxy.bogus" in result.stderr
+def test_cli_bad_set_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for bad in ("proxy.bogus=1", "load.rate=fast", "nonsense=1"):
+        status, _, err = _rdsbox(
+            capsys, monkeypatch, "sim", "run", "connection-storm", "--set", bad
+        )
+        assert status == 2
+        assert len(err.strip().splitlines()) == 1
+        assert bad.split("=")[0] in err
