@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from simulator.strategies import Strategies
 
 VIA_PROXY, VIA_DIRECT = 0, 1
+_MIN_GAP = 1e-6  # closed loop: least time between a user's consecutive requests
 _REFUSED, _RESET, _TIMEOUT = CODES["refused"], CODES["reset"], CODES["timeout"]
 
 
@@ -154,11 +155,18 @@ class Application:
             self.slots.release()
 
     def _next_of_user(self, request: Request) -> None:
-        # Closed loop: the user issues its next request at once (no think time).
-        if self.closed_loop:
-            phase = request.phase.current(self.engine.now)
-            if phase is not None:
-                self.arrive(phase)
+        # Closed loop: the user issues its next request at once (no think time), but never
+        # at the instant its last one started (zero-cost settings would loop forever), and
+        # only after a back-off when the last one failed.
+        if not self.closed_loop:
+            return
+        now = self.engine.now
+        at = max(now, request.t0 + _MIN_GAP)
+        if self.recorder.flags[-1] & 7:  # the outcome just recorded for it was an error
+            at = max(at, now + self.backoff)
+        phase = request.phase.current(at)
+        if phase is not None:
+            self.engine.at(at, self.arrive, phase)
 
     # -- database access ------------------------------------------------------------------
     def database(self, request: Request) -> None:
