@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from heapq import heappush
 
-from simulator.clients import Application, Request
+from simulator.clients import Application
 from simulator.metrics import CODES
 from simulator.phases import PhaseRuntime
+from simulator.request import Request
 
 _TIMEOUT = CODES["timeout"]
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from simulator.clients import Application, Request
+from simulator.clients import Application
 from simulator.database import DbNode
+from simulator.request import Request
 from simulator.world import World
 
 

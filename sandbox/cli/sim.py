@@ -79,9 +79,9 @@ def run(
 
     from sandbox.cli.render import console
     from simulator.calibration import load_calibration
+    from simulator.expectations import check_expectations
     from simulator.runner import simulate
     from simulator.scenarios import (
-        check_expectations,
         find_scenario,
         load_scenario,
         parse_assignment,

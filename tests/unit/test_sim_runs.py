@@ -14,15 +14,10 @@ from sandbox.errors import ConfigError
 from sandbox.scenario.model import TimedFault
 from sandbox.workload.spec import LoadSpec
 from simulator.calibration import Calibration, load_calibration
+from simulator.expectations import check_expectations
 from simulator.failures import implied_downtime
 from simulator.runner import simulate
-from simulator.scenarios import (
-    builtin_names,
-    check_expectations,
-    find_scenario,
-    load_scenario,
-    plan_runs,
-)
+from simulator.scenarios import builtin_names, find_scenario, load_scenario, plan_runs
 
 _SPEC = LoadSpec(rate=500, duration=10, read_ratio=0.8)
 
