@@ -6,8 +6,8 @@ overheads the sandbox adds by doing real work (``promote_s``, ``restart_s``,
 
 - T: the node dies; queries on it reset, its connections are gone; the proxy holds new
   borrows; the replicas lose their source (their lag grows).
-- T + failure_detection_s: the failure is declared.
-- P = T + failure_detection_s + promotion_delay_s + promote_s: the standby is primary.
+- T + crash_detection_s (a hang: failure_detection_s): the failure is declared.
+- P = T + detection + promotion_delay_s + promote_s: the standby is primary.
 - P + proxy_detection_s: the proxy follows the new writer and releases held borrows.
 - P + dns_update_delay_s + dns_ttl_s: direct clients resolve the writer to the new node;
   until then their connections to the dead node are refused.
@@ -15,10 +15,10 @@ overheads the sandbox adds by doing real work (``promote_s``, ``restart_s``,
 - P + rejoin_delay_s: the old primary is back as the synchronous standby (until then
   commits do not wait for a standby).
 
-Without Multi-AZ the node restarts in place at T + failure_detection_s + restart_s.
+Without Multi-AZ the node restarts in place at T + crash_detection_s + restart_s.
 A cache primary crash makes Redis unavailable for sentinel_down_after_s +
 cache_failover_s (a replica is promoted, the keys survive); without automatic failover
-the node restarts after failure_detection_s + restart_s with an empty cache.
+the node restarts after crash_detection_s + restart_s with an empty cache.
 """
 
 from __future__ import annotations
@@ -113,7 +113,8 @@ class Failures:
         node.crash()
         for request in inflight:
             self.app.abort(request)
-        detection = 0.0 if detected else self.timing.failure_detection_s
+        # A crash is noticed after crash_detection_s (a hang after failure_detection_s, above).
+        detection = 0.0 if detected else self.timing.crash_detection_s
         if node is world.primary:
             self._primary_lost(node, detection)
         elif node is world.standby:
@@ -200,7 +201,7 @@ class Failures:
             index = world.cache_nodes.index(world.cache_primary_name)
             world.cache_primary_name = world.cache_nodes[(index + 1) % len(world.cache_nodes)]
         else:
-            outage = self.timing.failure_detection_s + calibration.restart_s
+            outage = self.timing.crash_detection_s + calibration.restart_s
             world.redis.lose_data()
         world.redis.down_until = self.engine.now + outage
 
@@ -215,7 +216,7 @@ def implied_downtime(
     back-off interval on the direct path; the proxy path adds nothing (held queries run as
     soon as the proxy follows).
     """
-    detection = timing.failure_detection_s
+    detection = timing.crash_detection_s
     if not multi_az:
         return detection + calibration.restart_s
     promoted = detection + timing.promotion_delay_s + calibration.promote_s

@@ -55,10 +55,12 @@ def test_failover_downtime_is_what_the_timing_fields_imply(path: str) -> None:
 
 
 def test_proxy_keeps_errors_away_during_a_fast_failover() -> None:
-    # fast profile: the outage (about 1.1 s) is shorter than the 2 s client timeout, so
-    # queries held by the proxy succeed while direct clients see refused connections.
+    # fast profile with a crash noticed after 0.6 s (as a hang is): the outage (about
+    # 1.1 s) is shorter than the 2 s client timeout, so queries held by the proxy succeed
+    # while direct clients see refused connections.
     scenario = load_scenario(find_scenario("failover-under-load", Path.cwd()))
-    runs = {plan.name: plan for plan in plan_runs(scenario, {})}
+    detection = [("timing.crash_detection_s", 0.6)]
+    runs = {plan.name: plan for plan in plan_runs(scenario, {}, detection)}
     results = {
         name: simulate(plan.config, plan.phases, plan.faults, plan.calibration)
         for name, plan in runs.items()
