@@ -7,7 +7,10 @@ Mapping of the RDS Proxy settings (see docs/mapping.md for where it is approxima
 * ``max_idle_connections_percent`` -> ``min_pool_size`` is *not* used (it is a floor, RDS's
   setting is a ceiling); idle server connections are closed after ``server_idle_timeout``;
 * ``connection_borrow_timeout`` -> ``query_wait_timeout``;
-* ``idle_client_timeout`` -> ``client_idle_timeout``.
+* ``idle_client_timeout`` -> ``client_idle_timeout``;
+* ``require_tls`` -> ``client_tls_sslmode = require`` with the sandbox's server certificate
+  (sandbox/tls.py); the PostgreSQL nodes then accept only TLS, so server connections use
+  ``server_tls_sslmode = verify-full`` as RDS Proxy encrypts its link to the database.
 
 Authentication is the RDS Proxy ``SECRETS`` scheme: the auth file holds the SCRAM verifier
 read from the primary, never the password. With a verifier PgBouncer authenticates clients
@@ -28,6 +31,7 @@ import psycopg
 
 from sandbox.privileges import write_private
 from sandbox.services.base import HOST, ManagedServer, ServerContext
+from sandbox.tls import TlsFiles, libpq_options
 
 # RDS Proxy accepts far more clients than the database allows connections.
 MAX_CLIENT_CONNECTIONS = 5000
@@ -43,6 +47,8 @@ class PoolSettings:
     pool_size: int
     idle_client_timeout: int
     borrow_timeout: int
+    #: Require TLS from clients (``require_tls``); None: plain connections.
+    tls: TlsFiles | None = None
 
 
 class PgBouncer(ManagedServer):
@@ -113,6 +119,18 @@ ignore_startup_parameters = extra_float_digits,options,search_path
 application_name_add_host = 0
 log_connections = 0
 log_disconnections = 0
+{self._tls_ini()}"""
+
+    def _tls_ini(self) -> str:
+        tls = self.pool.tls
+        if tls is None:
+            return ""
+        return f"""client_tls_sslmode = require
+client_tls_key_file = {tls.server_key}
+client_tls_cert_file = {tls.server_cert}
+client_tls_ca_file = {tls.ca_cert}
+server_tls_sslmode = verify-full
+server_tls_ca_file = {tls.ca_cert}
 """
 
     def accept_password(self, password: str, verifier: str) -> None:
@@ -140,6 +158,7 @@ log_disconnections = 0
             connect_timeout=max(1, round(timeout)),
             autocommit=True,
             prepare_threshold=None,
+            **libpq_options(self.pool.tls),
         )
 
     def admin(self, command: str, timeout: float = 2.0) -> list[tuple[object, ...]]:
@@ -159,6 +178,7 @@ log_disconnections = 0
                         connect_timeout=max(1, round(timeout)),
                         autocommit=True,
                         prepare_threshold=None,
+                        **libpq_options(self.pool.tls),
                     )
                 # The console speaks only the simple query protocol.
                 cur = self._console.cursor()

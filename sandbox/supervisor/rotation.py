@@ -30,6 +30,7 @@ from sandbox.services.moto import SecretsApiError
 from sandbox.supervisor.cluster import Cluster
 from sandbox.supervisor.db_actions import DatabaseActions
 from sandbox.supervisor.events import EventLog
+from sandbox.tls import libpq_options
 
 
 class SecretRotation:
@@ -102,6 +103,7 @@ class SecretRotation:
             password=password,
             dbname=primary.settings.db_name,
             connect_timeout=5,
+            **libpq_options(primary.settings.tls),
         ) as conn:
             conn.execute("SELECT 1")
         self._step("testSecret", "logged in with the new password.")
