@@ -21,7 +21,7 @@ from sandbox.statedir import StateDir
 from sandbox.supervisor.cleanup import sweep
 from sandbox.supervisor.cluster import REQUIRED_BINARIES, Progress
 from sandbox.supervisor.daemon import Prepared, Supervisor
-from sandbox.tls import ensure_tls_files, tls_enabled
+from sandbox.tls import tls_enabled
 from sandbox.topology import Topology
 
 
@@ -39,6 +39,9 @@ def preflight(config: SandboxConfig, state: StateDir) -> Prepared:
         run_as.open_dir_to(directory)
     sweep(state)
     if tls_enabled(config):
+        # Imported here: only a TLS sandbox pays for loading `cryptography`.
+        from sandbox.certs import ensure_tls_files
+
         ensure_tls_files(state, run_as)
     Topology(config).check_ports_free()
     state.config_file.write_text(config.model_dump_json(indent=2))

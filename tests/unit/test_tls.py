@@ -11,12 +11,13 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from sandbox.certs import ensure_tls_files
 from sandbox.client_env import ENV_NAMES, TLS_ENV_NAMES, client_env, libpq_tls, redis_tls
 from sandbox.config import SandboxConfig
 from sandbox.privileges import RunAs
 from sandbox.services.redis import tls_lines
 from sandbox.statedir import StateDir
-from sandbox.tls import TlsFiles, ensure_tls_files, libpq_options, redis_options
+from sandbox.tls import TlsFiles, libpq_options, redis_options
 from sandbox.topology import Topology
 from tests.unit.conftest import MakeCluster
 
