@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pwd
 import stat
 from pathlib import Path
 
@@ -129,3 +130,21 @@ def test_the_default_config_has_no_tls_anywhere(make_cluster: MakeCluster) -> No
     assert cluster.proxy is not None and cluster.proxy.pool.tls is None
     assert cluster.primary.settings.tls is None
     assert all(node.tls is None for node in [*cluster.redis.values(), *cluster.sentinels.values()])
+
+
+def test_the_container_backend_refuses_tls_before_looking_for_docker(tmp_path: Path) -> None:
+    from sandbox.backends.docker import DockerSandbox
+    from sandbox.errors import ConfigError
+
+    config = SandboxConfig.model_validate({"proxy": {"require_tls": True}})
+    with pytest.raises(ConfigError, match="native backend only"):
+        DockerSandbox.start(config, StateDir(tmp_path / "d"), lambda *_: None)
+    assert not (tmp_path / "d").exists()
+
+
+def test_unprivileged_servers_get_their_own_home() -> None:
+    assert RunAs("me").environment() is None  # not switching: the child inherits ours
+    me = pwd.getpwuid(os.getuid())
+    env = RunAs(me.pw_name, me.pw_uid, me.pw_gid).environment()
+    # The user's home from the password database, not whatever $HOME says.
+    assert env is not None and env["HOME"] == me.pw_dir and env["PATH"] == os.environ["PATH"]
