@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
@@ -133,21 +135,57 @@ server_tls_sslmode = verify-full
 server_tls_ca_file = {tls.ca_cert}
 """
 
-    def accept_password(self, password: str, verifier: str) -> None:
+    def accept_password(self, password: str, verifier: str, paused: bool = False) -> bool:
         """Log clients in with a new password from now on (RELOAD with its verifier), then
         log in once with it: server logins reuse the SCRAM keys of the latest client
-        login, which must be the new password's before the pool opens server connections."""
+        login, which must be the new password's before the pool opens server connections.
+
+        ``paused``: the pool is PAUSEd. Returns whether it still is (see
+        :meth:`_log_in_through_pause` for when it is not)."""
         self.pool = replace(self.pool, password=password)
         self.verifier = verifier
         self.prepare()
         self.admin("RELOAD")
+        if paused and self.pool.tls is not None:
+            self._log_in_through_pause()
+            return False
         self.connect().close()
+        return paused
+
+    def _log_in_through_pause(self, timeout: float = 5.0) -> None:
+        """Log in while the pool is PAUSEd, then RESUME it.
+
+        With TLS to the database PgBouncer drops its server connections, and the server
+        parameters it answers logins with, at every RELOAD (it cannot tell whether the TLS
+        settings changed), so a login waits for a new server connection, which a paused
+        pool does not open. The login is started in a thread; once PgBouncer has
+        authenticated it (it then holds the new SCRAM keys and waits for the server), the
+        pool is resumed and the server login uses the new keys."""
+        name = f"rdsbox-login-{threading.get_ident()}"
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            login = pool.submit(self._login_once, name, timeout)
+            deadline = time.monotonic() + timeout
+            while not login.done() and time.monotonic() < deadline:
+                if self._client_waiting(name):
+                    break
+                time.sleep(0.01)
+            self.admin("RESUME")
+            login.result()
+
+    def _login_once(self, application_name: str, timeout: float) -> None:
+        self.connect(timeout, application_name).close()
+
+    def _client_waiting(self, application_name: str) -> bool:
+        """Whether a client of that name has logged in and waits (for a server)."""
+        rows = self.admin("SHOW CLIENTS")
+        # Columns: type, user, database, state, ... application_name last.
+        return any(row[3] == "waiting" and row[-1] == application_name for row in rows)
 
     def command(self) -> list[str]:
         """Foreground pgbouncer (logs to stderr, i.e. our log file)."""
         return [str(self.binaries["pgbouncer"]), str(self.ini_path)]
 
-    def connect(self, timeout: float = 2.0) -> psycopg.Connection:
+    def connect(self, timeout: float = 2.0, application_name: str = "rdsbox") -> psycopg.Connection:
         """A client connection through the pool to the application database."""
         return psycopg.connect(
             host=HOST,
@@ -156,6 +194,7 @@ server_tls_ca_file = {tls.ca_cert}
             password=self.pool.password,
             dbname=self.pool.db_name,
             connect_timeout=max(1, round(timeout)),
+            application_name=application_name,
             autocommit=True,
             prepare_threshold=None,
             **libpq_options(self.pool.tls),

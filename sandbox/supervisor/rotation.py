@@ -11,10 +11,12 @@ rotation function for RDS PostgreSQL runs them, against the sandbox.
 Steps 2-4 run while the proxy is PAUSEd (it waits for running transactions, then holds new
 queries for the few tens of milliseconds they take): PgBouncer logs in to the server with
 the SCRAM keys of the latest client login, so no server login may happen between the
-database's change and the proxy's. Established client connections to the proxy never
-notice. A client that opens a new connection with the password it fetched before the
-rotation is refused, as RDS Proxy refuses it: applications fetch the secret again when a
-login fails (the caching pattern AWS recommends).
+database's change and the proxy's (with TLS to the database the proxy resumes as soon as
+a login with the new password went through: see ``PgBouncer.accept_password``).
+Established client connections to the proxy never notice. A client that opens a new
+connection with the password it fetched before the rotation is refused, as RDS Proxy
+refuses it: applications fetch the secret again when a login fails (the caching pattern
+AWS recommends).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class SecretRotation:
             self._create(name, token, password)
             paused = self.db.pause_proxy()
             try:
-                self._set(password)
+                paused = self._set(password, paused)
                 self._test(password)
                 self._finish(name, token, previous)
             finally:
@@ -86,13 +88,16 @@ class SecretRotation:
         )
         self._step("createSecret", "new version stored as AWSPENDING.")
 
-    def _set(self, password: str) -> None:
+    def _set(self, password: str, paused: bool) -> bool:
+        """Returns whether the proxy is still paused (with TLS the proxy resumes itself)."""
         cluster = self.cluster
         cluster.primary.set_master_password(password)
         cluster.set_db_password(password)
         if cluster.proxy is not None:
-            cluster.proxy.accept_password(password, cluster.primary.master_verifier())
+            verifier = cluster.primary.master_verifier()
+            paused = cluster.proxy.accept_password(password, verifier, paused)
         self._step("setSecret", f"{cluster.primary.name} and the proxy take the new password.")
+        return paused
 
     def _test(self, password: str) -> None:
         primary = self.cluster.primary
