@@ -140,27 +140,28 @@ server_tls_ca_file = {tls.ca_cert}
         log in once with it: server logins reuse the SCRAM keys of the latest client
         login, which must be the new password's before the pool opens server connections.
 
-        ``paused``: the pool is PAUSEd. Returns whether it still is (see
-        :meth:`_log_in_through_pause` for when it is not)."""
+        ``paused``: the pool is PAUSEd; it is resumed once that login went through (see
+        :meth:`_log_in_through_pause`). Returns whether the pool is still paused (never)."""
         self.pool = replace(self.pool, password=password)
         self.verifier = verifier
         self.prepare()
         self.admin("RELOAD")
-        if paused and self.pool.tls is not None:
+        if paused:
             self._log_in_through_pause()
             return False
         self.connect().close()
-        return paused
+        return False
 
     def _log_in_through_pause(self, timeout: float = 5.0) -> None:
         """Log in while the pool is PAUSEd, then RESUME it.
 
-        With TLS to the database PgBouncer drops its server connections, and the server
-        parameters it answers logins with, at every RELOAD (it cannot tell whether the TLS
-        settings changed), so a login waits for a new server connection, which a paused
-        pool does not open. The login is started in a thread; once PgBouncer has
-        authenticated it (it then holds the new SCRAM keys and waits for the server), the
-        pool is resumed and the server login uses the new keys."""
+        A login needs the server parameters PgBouncer answers logins with; it has none
+        before its first server connection, and with TLS to the database it drops them
+        (and its server connections) at every RELOAD, since it cannot tell whether the
+        TLS settings changed. Such a login waits for a new server connection, which a
+        paused pool does not open. So the login is started in a thread; once it is done,
+        or PgBouncer has authenticated it (then it holds the new SCRAM keys and waits for
+        a server), the pool is resumed and any server login uses the new keys."""
         name = f"rdsbox-login-{threading.get_ident()}"
         with ThreadPoolExecutor(max_workers=1) as pool:
             login = pool.submit(self._login_once, name, timeout)
@@ -169,8 +170,16 @@ server_tls_ca_file = {tls.ca_cert}
                 if self._client_waiting(name):
                     break
                 time.sleep(0.01)
-            self.admin("RESUME")
+            self.resume()
             login.result()
+
+    def resume(self) -> None:
+        """RESUME the pool; one that is not paused (any more) is left as it is."""
+        try:
+            self.admin("RESUME")
+        except psycopg.Error as exc:
+            if "not paused" not in str(exc):
+                raise
 
     def _login_once(self, application_name: str, timeout: float) -> None:
         self.connect(timeout, application_name).close()

@@ -8,11 +8,11 @@ rotation function for RDS PostgreSQL runs them, against the sandbox.
 4. ``finishSecret``: ``AWSCURRENT`` moves to the new version (the old one becomes
    ``AWSPREVIOUS``).
 
-Steps 2-4 run while the proxy is PAUSEd (it waits for running transactions, then holds new
+Step 2 runs while the proxy is PAUSEd (it waits for running transactions, then holds new
 queries for the few tens of milliseconds they take): PgBouncer logs in to the server with
 the SCRAM keys of the latest client login, so no server login may happen between the
-database's change and the proxy's (with TLS to the database the proxy resumes as soon as
-a login with the new password went through: see ``PgBouncer.accept_password``).
+database's change and the proxy's; the proxy resumes as soon as a login with the new
+password went through (see ``PgBouncer.accept_password``).
 Established client connections to the proxy never notice. A client that opens a new
 connection with the password it fetched before the rotation is refused, as RDS Proxy
 refuses it: applications fetch the secret again when a login fails (the caching pattern
@@ -61,7 +61,7 @@ class SecretRotation:
                 self._finish(name, token, previous)
             finally:
                 if paused and cluster.proxy is not None:
-                    cluster.proxy.admin("RESUME")
+                    cluster.proxy.resume()
         except (SecretsApiError, psycopg.Error) as exc:
             self.events.record(name, "notification", f"Rotation failed: {exc}")
             raise ComponentFailedError(f"secret rotation failed: {exc}") from exc
@@ -89,7 +89,7 @@ class SecretRotation:
         self._step("createSecret", "new version stored as AWSPENDING.")
 
     def _set(self, password: str, paused: bool) -> bool:
-        """Returns whether the proxy is still paused (with TLS the proxy resumes itself)."""
+        """Returns whether the proxy is still paused (it resumes once it took the password)."""
         cluster = self.cluster
         cluster.primary.set_master_password(password)
         cluster.set_db_password(password)
