@@ -2,8 +2,9 @@
 
 The model's mechanism comes from the configuration (pool sizes, ``max_connections``,
 replicas, timing profile); how *long* each step takes comes from here. ``rdsbox sim
-calibrate`` (later) measures these figures in a running sandbox and writes this file; until
-then the defaults below describe a small local sandbox (loopback network, PostgreSQL on a
+calibrate`` measures these figures in a running sandbox and writes this file (by
+default ``STATE_DIR/calibration.yaml``, which ``rdsbox sim run`` then reads); the
+defaults below describe a small local sandbox (loopback network, PostgreSQL on a
 laptop core). Every field is optional; unknown keys are errors.
 
 ```yaml
@@ -45,6 +46,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sandbox.errors import ConfigError
+from sandbox.statedir import StateDir
+
+CALIBRATION_FILE = "calibration.yaml"
+"""The calibration file's name in a state dir (`rdsbox sim run` reads it from there)."""
+
+
+def state_calibration(state: StateDir) -> Path:
+    """Where `rdsbox sim calibrate` stores the calibration of the sandbox in ``state``."""
+    return state.root / CALIBRATION_FILE
 
 
 def _ms(default: float, description: str) -> float:

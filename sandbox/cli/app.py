@@ -265,6 +265,7 @@ def main() -> None:
         metrics,
         operations,
         sim,
+        sim_check,
         terraform,
     )
 

@@ -59,7 +59,11 @@ def run(
     ] = None,
     calibration: Annotated[
         Path | None,
-        typer.Option("--calibration", help="Calibration file (YAML/JSON); default: built-in."),
+        typer.Option(
+            "--calibration",
+            help="Calibration file (YAML/JSON); default: the state dir's calibration.yaml "
+            "(`rdsbox sim calibrate`) when present, else built-in figures.",
+        ),
     ] = None,
     out: Annotated[
         Path | None,
@@ -101,7 +105,7 @@ def run(
         swept,
         clients,
         duration,
-        load_calibration(calibration),
+        load_calibration(calibration or _stored_calibration(ctx)),
     )
     estimates = _estimates(planned, prices) if (cost or prices) else None
     epoch = time.time()
@@ -148,6 +152,14 @@ def run(
         )
     for path in written:
         sys.stdout.write(f"wrote {path}\n")
+
+
+def _stored_calibration(ctx: typer.Context) -> Path | None:
+    """The state dir's calibration file when `rdsbox sim calibrate` wrote one."""
+    from simulator.calibration import state_calibration
+
+    path = state_calibration(options(ctx).state())
+    return path if path.is_file() else None
 
 
 def _estimates(planned: list[Any], prices: Path | None) -> list[Any]:
