@@ -263,6 +263,7 @@ def main() -> None:
         demo,
         load,
         operations,
+        scenario,
         terraform,
     )
 
