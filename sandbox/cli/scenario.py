@@ -143,7 +143,7 @@ def _print_outcome(report: dict[str, Any], out: Path) -> None:
             f"{v['name']:<14} ops {f['ops']:g}  errors {f['errors']:g}  "
             f"{f['throughput']:.1f}/s  p99 {f['latency_ms.p99']:.1f} ms"
         )
-        if f.get("downtime_s") is not None:
+        if v["faults"] and f.get("downtime_s") is not None:
             line += f"  downtime {f['downtime_s']:.2f} s"
         if v["error"]:
             line += f"  STOPPED: {v['error']}"

@@ -38,6 +38,7 @@ _TABLE = (
     ("latency_ms.p99", "p99 ms"),
     ("cache.hit_ratio", "hit ratio"),
     ("downtime_s", "downtime s"),
+    ("app.db_queries", "DB queries"),
     ("db.new_backends", "new DB backends"),
     ("db.transactions", "DB transactions"),
     ("db.peak_connections", "peak DB conns"),

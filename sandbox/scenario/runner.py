@@ -97,16 +97,24 @@ def _run_variant(
     table = f"scn_{_slug(scenario.name)}_{_slug(variant.name)}_{uuid.uuid4().hex[:6]}"
     store = MetricsStore(box.state.metrics_file)
     probe = DbProbe(client.status, client.env)
-    timer = FaultTimer(client, scenario.faults, progress)
+    timer = FaultTimer(client, scenario.faults, scenario.phases, progress)
     probe.connections()  # connect before the load takes the slots
     probe.start_sampling()
     run.started_at = time.time()
     timer.start()
     try:
-        for phase in scenario.phases:
-            run.phase_starts.append(time.time())
+        for index, phase in enumerate(scenario.phases):
             try:
-                run.phases.append(_run_phase(scenario, phase, variant, box, probe, store, table))
+                line = _prefixed(progress, f"{variant.name}/{phase.name} ")
+
+                def began(index: int = index) -> float:
+                    # run_load reads its clock once, when its workers start the load.
+                    timer.phase_started(index)
+                    return time.time()
+
+                result = _run_phase(scenario, phase, variant, box, probe, store, table, line, began)
+                run.phases.append(result)
+                run.phase_starts.append(result.summary.started_at)
             except RdsboxError as exc:
                 run.error = f"phase {phase.name}: {exc}"
                 progress(f"variant {variant.name}: {run.error}")
@@ -133,11 +141,14 @@ def _run_phase(
     probe: DbProbe,
     store: MetricsStore,
     table: str,
+    progress: Progress,
+    clock: Callable[[], float],
 ) -> PhaseResult:
     spec = scenario.phase_spec(phase, variant)
     before = probe.counters()
     probe.reset_peak()
-    summary = run_load(spec, box.client.env(), store=store, table=table)
+    env = box.client.env()
+    summary = run_load(spec, env, clock=clock, store=store, progress=progress, table=table)
     db: dict[str, float | None] = dict(counter_deltas(before, probe.counters()))
     db["db.peak_connections"] = float(probe.reset_peak())
     backlog = store.query(
@@ -147,7 +158,7 @@ def _run_phase(
         sources=[LOAD_SOURCE],
     )
     db["writebehind.peak_backlog"] = max((s.value for s in backlog), default=None)
-    return PhaseResult(phase.name, summary, db)
+    return PhaseResult(phase.name, spec, summary, db)
 
 
 def _series(
@@ -178,6 +189,10 @@ def _clean_up(env: Callable[[], dict[str, str]], table: str) -> None:
                 cache.delete(*keys)
         finally:
             cache.close()
+
+
+def _prefixed(progress: Progress, prefix: str) -> Progress:
+    return lambda line: progress(prefix + line)
 
 
 def _slug(name: str) -> str:
