@@ -72,6 +72,9 @@ def run(
             "(--state-dir) on it; the others still get their own.",
         ),
     ] = False,
+    charts: Annotated[
+        bool, typer.Option("--charts/--no-charts", help="Write the PNG charts.")
+    ] = True,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the outcome as JSON (progress on stderr).")
     ] = False,
@@ -114,7 +117,7 @@ def run(
     )
     runs = run_scenario(chosen, run_opts)
     report = build_report(chosen, str(path), short, runs, skipped, env)
-    report["charts"] = write_charts(report, out)
+    report["charts"] = write_charts(report, out) if charts else []
     write_json(report, out)
     write_markdown(report, out)
     if as_json:
