@@ -58,7 +58,7 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             "p99_ms": figures["latency_ms.p99"],
             "new_backends": figures["db.new_backends"],
             "backends_per_s": (figures["db.new_backends"] or 0.0) / seconds,
-            "backends_per_ok": (figures["db.new_backends"] or 0.0) / max(figures["ops"] or 0, 1),
+            "backends_per_ok": figures["db.backends_per_request"] or 0.0,
             "peak_db_connections": figures["db.peak_connections"],
         }
     return out

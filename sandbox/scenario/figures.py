@@ -171,7 +171,9 @@ def evaluate(expectation: Mapping[str, Any], figures: Mapping[str, float | None]
 
 
 def _per_request(figures: Figures) -> None:
-    requests = (figures.get("ops") or 0.0) + (figures.get("errors") or 0.0)
+    # Per *successful* request: a refused connection never becomes a session, so counting
+    # the failures would make a storm look cheaper than it is.
+    requests = figures.get("ops") or 0.0
     for name, ratio in _PER_REQUEST.items():
         value = figures.get(name)
         figures[ratio] = value / requests if value is not None and requests else None

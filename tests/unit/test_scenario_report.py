@@ -93,7 +93,7 @@ def test_figures_sum_counters_recompute_rates_and_take_the_worst_latency() -> No
     assert total["cache.hit_ratio"] == pytest.approx(120 / 140)
     assert total["db.new_backends"] == 4.0  # the unmeasured phase is left out
     assert total["db.peak_connections"] == 7.0
-    assert total["db.backends_per_request"] == pytest.approx(4.0 / 402)
+    assert total["db.backends_per_request"] == pytest.approx(4.0 / 400)
     assert phase_figures(a)["errors_by_kind.refused"] == 0
 
 
