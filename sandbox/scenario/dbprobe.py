@@ -1,7 +1,8 @@
 """The database's side of a scenario, read from PostgreSQL itself on every node (not
 through the endpoints): sessions started (new backends), transactions, and the peak of
 client connections, so that a storm's cost and a cache's saving are measured where they
-happen. Its own connections are named ``rdsbox-scenario`` and not counted."""
+happen. Its own connections are named ``rdsbox-scenario`` and not counted, nor are the
+supervisor's (they use the ``postgres`` database)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ _COUNTERS_SQL = (
     "SELECT sessions, xact_commit + xact_rollback FROM pg_stat_database "
     "WHERE datname = current_database()"
 )
+# Connections still authenticating have no database yet: they hold a slot all the same
+# (with SCRAM, a storm's slots are mostly taken by handshakes), so they count.
 _CONNECTIONS_SQL = (
-    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-    "AND backend_type = 'client backend' AND application_name <> %s"
+    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+    "AND (datname IS NULL OR datname = current_database()) "
+    "AND coalesce(application_name, '') <> %s"
 )
 Counters = dict[str, tuple[int, int]]
 
@@ -35,7 +39,7 @@ class DbProbe:
         self,
         status: Callable[[], Mapping[str, Any]],
         env: Callable[[], Mapping[str, str]],
-        interval: float = 0.25,
+        interval: float = 0.1,
     ) -> None:
         self._status = status
         self._env = env
