@@ -38,6 +38,19 @@ def _minus(a: Series, b: Series) -> Series:
     return [(t, v - errors.get(t, 0.0)) for t, v in a]
 
 
+def _broken(series: Series, gap: float = 1.6) -> tuple[list[float], list[float]]:
+    """The points, with a break (NaN) where a stretch has none (no report came)."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for t, v in series:
+        if xs and t - xs[-1] > gap:
+            xs.append(xs[-1])
+            ys.append(float("nan"))
+        xs.append(t)
+        ys.append(v)
+    return xs, ys
+
+
 def write_charts(report: dict[str, Any], out: Path) -> list[str]:
     """Write ``out/NAME.png`` for every chart with data; return the names written."""
     import matplotlib
@@ -53,12 +66,13 @@ def write_charts(report: dict[str, Any], out: Path) -> list[str]:
         fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
         for label, series in lines:
             if series:
-                ax.plot([t for t, _ in series], [v for _, v in series], label=label, marker=".")
+                xs, ys = _broken(series)
+                ax.plot(xs, ys, label=label, marker=".")
         for variant in report["variants"]:
             for fault in variant["faults"]:
-                ax.axvline(fault["fired_at"], color="grey", linestyle=":", linewidth=1)
+                ax.axvline(fault["load_at"], color="grey", linestyle=":", linewidth=1)
         ax.set_title(f"{report['scenario']['name']}: {title}")
-        ax.set_xlabel("seconds since the variant started (dotted: faults)")
+        ax.set_xlabel("seconds of load, phases end to end (dotted: faults as they fired)")
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -7,8 +7,8 @@
      "variants": [{name, description, baseline, profile, config, sandbox, error,
                    "phases": [{name, start_s, spec, summary, db, figures}],
                    "figures": {...whole run...}, "comparison": {...vs baseline...},
-                   "faults": [{at, fired_at, fault, target, resolved, ok, result}],
-                   "series": {metric: [[seconds, value], ...]}}],
+                   "faults": [{at, load_at, fired_at, fault, target, resolved, ok, result}],
+                   "series": {metric: [[seconds of load, value], ...]}}],
      "skipped_variants": [...],
      "expectations": [{metric, variant, phase, min, max, value, passed, reason}],
      "passed": true}
@@ -208,7 +208,8 @@ def markdown(report: dict[str, Any]) -> str:
         if v["faults"] or v["error"]:
             lines += ["", f"### Faults in {v['name']}", ""]
             lines += [
-                f"- {f['fired_at']:.2f} s (planned {f['at']:g} s): {f['fault']} "
+                f"- {f['load_at']:.2f} s of load (planned {f['at']:g} s; {f['fired_at']:.2f} s "
+                f"after the variant started): {f['fault']} "
                 f"{f.get('resolved') or f['target'] or ''}: {f['result']}"
                 for f in v["faults"]
             ]

@@ -123,8 +123,13 @@ def _run_variant(
         timer.stop()
         run.ended_at = time.time()
         probe.close()
-        run.faults = timer.timeline
-        run.series = _series(store, run.started_at, run.ended_at, probe.series)
+        windows = [
+            (p.summary.started_at, p.summary.started_at + p.summary.duration_s) for p in run.phases
+        ]
+        run.faults = [
+            {**f, "load_at": round(load_time(f["fired_ts"], windows), 3)} for f in timer.timeline
+        ]
+        run.series = _series(store, run.started_at, run.ended_at, run.phases, probe.series)
         store.close()
         _clean_up(client.env, table)
         if scenario.faults:
@@ -161,16 +166,41 @@ def _run_phase(
     return PhaseResult(phase.name, spec, summary, db)
 
 
+def load_time(ts: float, windows: list[tuple[float, float]]) -> float:
+    """Clock time -> seconds of load, the phases laid end to end (the axis of the faults'
+    ``at`` and of downtime); a time between two phases maps to the next one's start."""
+    offset = 0.0
+    for start, end in windows:
+        if ts < start:
+            return offset
+        if ts <= end + 0.25:
+            return offset + min(ts, end) - start
+        offset += end - start
+    return offset
+
+
 def _series(
-    store: MetricsStore, since: float, until: float, connections: list[tuple[float, int]]
+    store: MetricsStore,
+    since: float,
+    until: float,
+    phases: list[PhaseResult],
+    connections: list[tuple[float, int]],
 ) -> dict[str, list[tuple[float, float]]]:
     """The load's per-second series (and the sampled database connections) of a variant,
-    in seconds since its start."""
+    in seconds of load. A phase's last report holds only the stragglers answered after its
+    end; it is left out, so the charts show no drop that did not happen."""
+    windows = [(p.summary.started_at, p.summary.started_at + p.summary.duration_s) for p in phases]
+
+    def inside(ts: float) -> bool:
+        return any(start < ts <= end + 0.25 for start, end in windows)
+
     series: dict[str, list[tuple[float, float]]] = {}
     for sample in store.query(since=since, until=until + 1.5, sources=[LOAD_SOURCE]):
-        series.setdefault(sample.metric, []).append((round(sample.ts - since, 3), sample.value))
+        if inside(sample.ts):
+            point = (round(load_time(sample.ts, windows), 3), sample.value)
+            series.setdefault(sample.metric, []).append(point)
     series["DatabaseConnections"] = [
-        (round(ts - since, 3), float(v)) for ts, v in connections if since <= ts <= until
+        (round(load_time(ts, windows), 3), float(v)) for ts, v in connections if inside(ts)
     ]
     return series
 

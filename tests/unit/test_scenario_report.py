@@ -22,6 +22,7 @@ from sandbox.scenario.figures import (
 )
 from sandbox.scenario.model import Scenario
 from sandbox.scenario.report import markdown
+from sandbox.scenario.runner import load_time
 from sandbox.scenario.shorten import shorten
 from sandbox.scenario.timer import place, resolve_target
 from sandbox.workload.recorder import Recorder, Stats, longest_gap
@@ -224,7 +225,8 @@ def test_markdown_shows_figures_comparison_faults_and_expectations() -> None:
         "faults": [
             {
                 "at": 2,
-                "fired_at": 2.1,
+                "fired_at": 4.5,
+                "load_at": 2.1,
                 "fault": "kill",
                 "target": "primary",
                 "resolved": "db-a",
@@ -255,7 +257,7 @@ def test_markdown_shows_figures_comparison_faults_and_expectations() -> None:
     text = markdown(report)
     assert "| proxy (fast) | 10 | 1 | 5 | 1.50 |" in text
     assert "| proxy | direct | 42.0% | - | 10.0% | 1.10 |" in text
-    assert "2.10 s (planned 2 s): kill db-a: killed db-a" in text
+    assert "2.10 s of load (planned 2 s; 4.50 s after the variant started): kill db-a" in text
     assert "- FAIL `errors` of proxy: 1, max 0 (above max 0)" in text
     assert "Skipped in the short form: aws." in text
     assert "![throughput](throughput.png)" in text
@@ -278,3 +280,11 @@ def test_write_timeline_survives_the_wire_and_merges() -> None:
     for recorder in (first, second):
         merged.add(Stats.from_wire(recorder.take_interval().to_wire()))
     assert merged.write_ok == {5, 9}
+
+
+def test_load_time_lays_phases_end_to_end() -> None:
+    windows = [(100.0, 103.0), (110.0, 113.0)]
+    assert load_time(101.5, windows) == 1.5
+    assert load_time(105.0, windows) == 3.0  # between phases: the next one's start
+    assert load_time(111.0, windows) == 4.0
+    assert load_time(120.0, windows) == 6.0
