@@ -264,6 +264,7 @@ def main() -> None:
         load,
         metrics,
         operations,
+        scenario,
         sim,
         sim_check,
         terraform,

@@ -33,7 +33,7 @@ def run(
         str,
         typer.Argument(
             help="Scenario file, or a built-in name (cache-aside-vs-none, "
-            "failover-under-load, connection-storm)."
+            "failover-under-load, connection-storm-at-scale)."
         ),
     ],
     set_: Annotated[

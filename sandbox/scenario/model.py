@@ -19,6 +19,12 @@ expect:
 
 ``target`` is a component name, an endpoint name, or a role alias (``primary``,
 ``standby``, ``replica``, ``cache_primary``) resolved when the fault fires.
+
+A variant may name a ``baseline`` variant: the report then adds ``reduction_pct.FIGURE``
+(how much lower this variant's figure is, in percent of the baseline's) and
+``ratio.FIGURE`` for the figures in ``COMPARED``. ``short`` says how ``--short`` shrinks
+the run: every phase to ``phase_seconds`` (faults move with their phase), and the variants
+in ``skip`` are left out (e.g. ones that need the minutes of the ``aws`` timing profile).
 """
 
 from __future__ import annotations
@@ -58,8 +64,12 @@ class Variant(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
+    description: str = ""
     load: dict[str, Any] = Field(default_factory=dict)
     config: dict[str, Any] = Field(default_factory=dict)
+    baseline: str | None = Field(
+        default=None, description="Variant this one is compared with (reduction_pct.*)."
+    )
 
 
 class Expectation(BaseModel):
@@ -69,8 +79,21 @@ class Expectation(BaseModel):
 
     metric: str
     variant: str | None = None
+    phase: str | None = Field(
+        default=None, description="One phase's figure; unset: the variant's whole run."
+    )
     min: float | None = None
     max: float | None = None
+
+
+class ShortForm(BaseModel):
+    """How ``--short`` shrinks the scenario (CI, demos)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    phase_seconds: float = Field(default=3.0, gt=0, description="Every phase's duration.")
+    skip: tuple[str, ...] = Field(default=(), description="Variants left out.")
+    load: dict[str, Any] = Field(default_factory=dict, description="LoadSpec overrides.")
 
 
 class Scenario(BaseModel):
@@ -86,6 +109,7 @@ class Scenario(BaseModel):
     faults: tuple[TimedFault, ...] = ()
     variants: tuple[Variant, ...] = (Variant(name="default"),)
     expect: tuple[Expectation, ...] = ()
+    short: ShortForm = Field(default_factory=ShortForm)
 
     def phase_spec(self, phase: Phase, variant: Variant) -> LoadSpec:
         """The LoadSpec of one phase under one variant: defaults < load < variant < phase."""

@@ -286,7 +286,9 @@ class HighAvailability:
     def _restart(self, server: ManagedServer) -> None:
         cluster = self.cluster
         if isinstance(server, RedisNode | Sentinel):
-            server.primary_port = cluster.cache_primary.port
+            primary = cluster.cache_primary
+            # A crashed primary restarted without Sentinel must not become its own replica.
+            server.primary_port = None if server is primary else primary.port
         server.kill()
         server.start()
         if server is cluster.moto and cluster.secret_arn is not None:

@@ -49,6 +49,13 @@ class AckLog:
             elif version > slots[i + 2]:
                 slots[i + 2], slots[i + 3] = float(version), at
 
+    def latest(self) -> dict[int, int]:
+        """The latest acknowledged version of every key written so far."""
+        s = self._slots
+        with self._lock:
+            found = {k: int(s[k * _SLOTS]) for k in range(self.keys + 1)}
+        return {k: v for k, v in found.items() if v > 0}
+
     def newer_acked_before(self, user_id: int, version: int, before: float) -> bool:
         """Whether a version newer than ``version`` was acknowledged before ``before``."""
         if not 0 <= user_id <= self.keys:

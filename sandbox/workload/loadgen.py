@@ -31,10 +31,10 @@ from sandbox.workload.cache import CacheOps
 from sandbox.workload.consistency import AckLog, SharedLag
 from sandbox.workload.db import TABLE, seed_users
 from sandbox.workload.endpoints import Endpoints
-from sandbox.workload.recorder import Stats
+from sandbox.workload.recorder import TICK_S, Stats, longest_gap
 from sandbox.workload.spec import CacheSummary, LoadSpec, LoadSummary
 from sandbox.workload.worker import Worker, WorkerPlan
-from sandbox.workload.writebehind import Flusher, WriteBehindQueue
+from sandbox.workload.writebehind import Flusher, WriteBehindQueue, count_lost
 
 _READY_TIMEOUT = 60.0
 _DRAIN_TIMEOUT = 10.0
@@ -116,6 +116,7 @@ class _Run:
         self.queue: WriteBehindQueue | None = None
         self.lag_conn: psycopg.Connection | None = None
         self.stop = threading.Event()
+        self.lost = 0
 
     def setup(self, lag: SharedLag) -> None:
         spec, endpoints = self.spec, self.endpoints
@@ -149,6 +150,15 @@ class _Run:
         except Exception:
             return None
 
+    def _count_lost(self, acks: AckLog) -> int:
+        """Acknowledged updates the database never got (0 when it cannot be asked)."""
+        spec, endpoints = self.spec, self.endpoints
+        try:
+            with endpoints.connect_db(endpoints.write_path(spec.path), spec.timeout) as conn:
+                return count_lost(conn, acks.latest(), self.table)
+        except psycopg.Error:
+            return 0
+
     def sample_lag(self, lag: SharedLag) -> None:
         if self.lag_conn is None:
             return
@@ -156,12 +166,14 @@ class _Run:
             row = self.lag_conn.execute(_LAG_SQL).fetchone()
             lag.observe(float(row[0]) if row else 0.0)
 
-    def finish(self) -> None:
+    def finish(self, acks: AckLog | None = None) -> None:
         self.stop.set()
         if self.flusher is not None:
             with contextlib.suppress(Exception):
                 self.flusher.drain(_DRAIN_TIMEOUT)
             self.flusher.close()
+            if acks is not None:
+                self.lost = self._count_lost(acks)
         if self.lag_conn is not None:
             self.lag_conn.close()
 
@@ -204,13 +216,14 @@ def run_load(
         run.start_flusher()
         total, elapsed = _collect(spec, run, out, lag, clock_start, store, progress)
     finally:
-        run.finish()
+        run.finish(acks)
         for proc in procs:
             proc.join(5)
             if proc.is_alive():
                 proc.kill()
     counts = total.counts
     lookups = counts["hits"] + counts["misses"]
+    gap, _ = longest_gap((t * TICK_S for t in total.write_ok), 0.0, elapsed)
     return LoadSummary(
         ops=counts["ops"],
         errors=counts["errors"],
@@ -226,6 +239,10 @@ def run_load(
         reads=counts["reads"],
         writes=counts["writes"],
         stale_reads=counts["stale"],
+        started_at=clock_start,
+        longest_write_gap_s=gap if counts["writes"] else 0.0,
+        lost_writes=run.lost,
+        write_ok_ticks=sorted(total.write_ok),
     )
 
 

@@ -9,6 +9,7 @@ microseconds, from 1 us to 10 minutes, at 3 significant digits.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ from hdrh.histogram import HdrHistogram
 from sandbox.workload.spec import ERROR_KINDS, ErrorKind, LatencySummary
 
 _LOWEST_US, _HIGHEST_US, _DIGITS = 1, 600_000_000, 3
+TICK_S = 0.01
+"""Resolution of the successful-write timeline (``Stats.write_ok``): 10 ms."""
 _COUNTERS = ("ops", "errors", "reads", "writes", "hits", "misses", "stale")
 
 
@@ -32,10 +35,14 @@ class Stats:
     histogram: HdrHistogram = field(default_factory=new_histogram)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
     errors_by_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+    write_ok: set[int] = field(default_factory=set)
+    """The 10-ms ticks (since the run's start) in which at least one write succeeded: the
+    per-request timeline that failover downtime is measured from, at a bounded size."""
 
     def add(self, other: Stats) -> None:
         """Merge ``other`` into this."""
         self.histogram.add(other.histogram)
+        self.write_ok |= other.write_ok
         for name, value in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + value
         for kind, value in other.errors_by_kind.items():
@@ -60,6 +67,7 @@ class Stats:
             "histogram": self.histogram.encode(),
             "counts": self.counts,
             "errors_by_kind": self.errors_by_kind,
+            "write_ok": sorted(self.write_ok),
         }
 
     @classmethod
@@ -68,7 +76,26 @@ class Stats:
         histogram = new_histogram()
         if data["histogram"]:
             histogram.add(HdrHistogram.decode(data["histogram"]))
-        return cls(histogram, dict(data["counts"]), dict(data["errors_by_kind"]))
+        return cls(
+            histogram,
+            dict(data["counts"]),
+            dict(data["errors_by_kind"]),
+            set(data.get("write_ok", ())),
+        )
+
+
+def longest_gap(times: Iterable[float], start: float, end: float) -> tuple[float, float]:
+    """The longest stretch of ``[start, end]`` holding none of ``times``, as ``(length,
+    where it began)``; the run's edges count, so a service that never came back shows the
+    rest of the run as its gap."""
+    best, best_at, previous = 0.0, start, start
+    for t in sorted(t for t in times if start <= t <= end):
+        if t - previous > best:
+            best, best_at = t - previous, previous
+        previous = t
+    if end - previous > best:
+        best, best_at = end - previous, previous
+    return best, best_at
 
 
 class Recorder:
@@ -86,8 +113,10 @@ class Recorder:
         error: ErrorKind | None = None,
         hit: bool | None = None,
         stale: bool = False,
+        tick: int | None = None,
     ) -> None:
-        """One finished request (successful unless ``error``)."""
+        """One finished request (successful unless ``error``); ``tick`` is when it finished,
+        in :data:`TICK_S` steps since the run's start."""
         micros = min(max(int(latency_s * 1_000_000), _LOWEST_US), _HIGHEST_US)
         with self._lock:
             stats = self._interval
@@ -98,6 +127,8 @@ class Recorder:
                 stats.errors_by_kind[error] += 1
             else:
                 counts["ops"] += 1
+                if not read and tick is not None:
+                    stats.write_ok.add(tick)
             counts["reads" if read else "writes"] += 1
             if hit is not None:
                 counts["hits" if hit else "misses"] += 1

@@ -82,3 +82,19 @@ class LoadSummary(BaseModel):
     writes: int = 0
     stale_reads: int = 0
     source: Literal["sandbox", "simulator"] = "sandbox"
+    started_at: float = Field(default=0.0, description="Clock time the load started.")
+    longest_write_gap_s: float = Field(
+        default=0.0,
+        description="Longest stretch without a successful write (10 ms resolution), from the "
+        "start to the end of the run: a failover's downtime as the application saw it.",
+    )
+    lost_writes: int = Field(
+        default=0,
+        description="write-behind: keys whose last acknowledged update never reached the "
+        "database (checked after the flusher drained).",
+    )
+    write_ok_ticks: list[int] = Field(
+        default_factory=list,
+        exclude=True,
+        description="10-ms ticks since started_at with a successful write (not printed).",
+    )

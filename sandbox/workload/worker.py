@@ -22,7 +22,7 @@ from sandbox.workload.app import CachePolicy, ReferenceApp
 from sandbox.workload.consistency import AckLog, SharedLag, StalenessChecker
 from sandbox.workload.endpoints import Endpoints
 from sandbox.workload.errors import classify
-from sandbox.workload.recorder import Recorder
+from sandbox.workload.recorder import TICK_S, Recorder
 from sandbox.workload.spec import ErrorKind, LoadSpec
 
 
@@ -67,6 +67,7 @@ class Worker:
         self._next = itertools.count()
         self._started = itertools.count()
         self.inflight: list[float | None] = [None] * spec.concurrency
+        self.t0 = 0.0
         self.cache = (
             plan.endpoints.connect_cache(spec.timeout, spec.concurrency + 4)
             if spec.strategy != "none"
@@ -161,12 +162,14 @@ class Worker:
         done = time.monotonic()
         if error is None and done - started > self.spec.timeout:
             error = "timeout"  # answered, but after the client would have given up
-        self.recorder.record(done - intended, read, error, hit, stale)
+        tick = int((done - self.t0) / TICK_S)
+        self.recorder.record(done - intended, read, error, hit, stale, tick)
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, t0: float, report: Any) -> float:
         """Run from ``t0`` (monotonic); ``report(k, stats)`` gets second ``k``'s stats.
         Returns the seconds from ``t0`` to the last answer."""
+        self.t0 = t0
         threads = [
             threading.Thread(target=self._thread, args=(slot, t0), daemon=True)
             for slot in range(self.spec.concurrency)

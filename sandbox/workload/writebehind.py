@@ -196,3 +196,15 @@ def measure_loss(
         else:
             lost += 1
     return reached, lost
+
+
+def count_lost(conn: psycopg.Connection, latest: Mapping[int, int], table: str = TABLE) -> int:
+    """How many keys' latest acknowledged version (``latest``: key -> version) the
+    database does not hold: the acknowledged updates a lost queue took with it."""
+    if not latest:
+        return 0
+    rows = conn.execute(
+        f"SELECT id, version FROM {table} WHERE id = ANY(%s)".encode(), (sorted(latest),)
+    ).fetchall()
+    held: Mapping[int, int] = {int(r[0]): int(r[1]) for r in rows}
+    return sum(1 for key, version in latest.items() if held.get(key, -1) < version)

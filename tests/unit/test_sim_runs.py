@@ -75,10 +75,10 @@ def test_proxy_keeps_errors_away_during_a_fast_failover() -> None:
 
 
 def test_builtin_scenarios_plan_and_bad_overrides_name_the_key() -> None:
-    assert {"cache-aside-vs-none", "failover-under-load", "connection-storm"} <= set(
+    assert {"cache-aside-vs-none", "failover-under-load", "connection-storm-at-scale"} <= set(
         builtin_names()
     )
-    scenario = load_scenario(find_scenario("connection-storm", Path.cwd()))
+    scenario = load_scenario(find_scenario("connection-storm-at-scale", Path.cwd()))
     planned = plan_runs(scenario, {}, [("proxy.max_connections_percent", 25)], clients=50)
     assert planned[0].phases[0][1].workers == 50
     assert planned[0].config.proxy.max_connections_percent == 25
@@ -134,7 +134,7 @@ def test_cli_bad_set_is_one_line_and_exit_2(
     monkeypatch.chdir(tmp_path)
     for bad in ("proxy.bogus=1", "load.rate=fast", "nonsense=1"):
         status, _, err = _rdsbox(
-            capsys, monkeypatch, "sim", "run", "connection-storm", "--set", bad
+            capsys, monkeypatch, "sim", "run", "connection-storm-at-scale", "--set", bad
         )
         assert status == 2
         assert len(err.strip().splitlines()) == 1
