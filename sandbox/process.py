@@ -137,6 +137,10 @@ def spawn(
             cwd=cwd,
             env=dict(env) if env is not None else None,
             start_new_session=True,
+            # Servers rewrite files that hold secrets (Sentinel's and Redis's CONFIG
+            # REWRITE replace the 0600 file with a new one): whatever they create is
+            # private to their user.
+            umask=0o077,
             user=run_as.uid if switch and run_as else None,
             group=run_as.gid if switch and run_as else None,
             extra_groups=[] if switch else None,
