@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 # a longer local hunt.
 settings.register_profile(
     "rdsbox",
-    max_examples=int(os.environ.get("RDSBOX_FUZZ_EXAMPLES", "60")),
+    max_examples=int(os.environ.get("RDSBOX_FUZZ_EXAMPLES", "40")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

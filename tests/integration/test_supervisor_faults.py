@@ -11,13 +11,17 @@ import signal
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sandbox.client import ControlClient
 from sandbox.config.loader import config_from_mapping
 from sandbox.process import process_start_time
+from sandbox.statedir import StateDir
+from sandbox.supervisor.events import read_events
 from sandbox.topology import Topology
 from tests.support import Sandbox, listening, pid_alive, wait_for
 
@@ -49,7 +53,12 @@ def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> No
 
 
 def _events(box: Sandbox) -> list[dict[str, str]]:
-    return list(json.loads(box.rdsbox("events", "--json", check=True).stdout))
+    # Read in-process: polling through a fresh `rdsbox` per attempt costs seconds.
+    return [asdict(e) for e in read_events(StateDir(box.state_dir).events_file)]
+
+
+def _status(box: Sandbox) -> dict[str, Any]:
+    return ControlClient(StateDir(box.state_dir)).status()
 
 
 def test_up_after_a_sigkilled_supervisor_restarts_cleanly_and_down_cleans_all(
@@ -170,7 +179,7 @@ def test_a_full_disk_pauses_metrics_while_the_sandbox_serves(box: Sandbox, tiny_
             timeout=30,
         )
         assert len(paused) == 1
-        status = box.status()
+        status = _status(box)
         assert status["healthy"] and pid_alive(int(status["supervisor"]["pid"]))
         with box.db(status["endpoints"]["proxy"]["port"]) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS during_full_disk (v int)")
@@ -193,12 +202,12 @@ def test_a_taken_relay_port_fails_the_fault_with_one_line(box: Sandbox) -> None:
         blocker.listen()
         result = box.rdsbox("fault", "latency", "writer", "--ms", "5")
         _one_line_error(result, str(port), "taken")
-    assert box.status()["healthy"]
+    assert _status(box)["healthy"]
     assert json.loads(box.rdsbox("fault", "clear", "--json", check=True).stdout)["done"]
 
 
 def test_a_port_taken_while_a_server_is_down_is_reported_not_crashed_on(box: Sandbox) -> None:
-    status = box.status()
+    status = _status(box)
     (replica,) = box.component(status, "redis", "replica")
     name, port = replica["name"], int(replica["port"])
     box.rdsbox("fault", "stop", name, check=True)
@@ -208,17 +217,17 @@ def test_a_port_taken_while_a_server_is_down_is_reported_not_crashed_on(box: San
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
         box.rdsbox("fault", "start", name, check=True)
-        problem = wait_for(lambda: box.status().get("problems", {}).get(name), timeout=20)
+        problem = wait_for(lambda: _status(box).get("problems", {}).get(name), timeout=20)
         assert str(port) in problem and "taken" in problem
         events = [e for e in _events(box) if e["source"] == name and "could not" in e["message"]]
         assert len(events) == 1, events  # reported once, not once per control-loop cycle
         human = box.rdsbox("status")
         assert human.returncode == 1 and "taken" in human.stdout
-        now = box.status()
+        now = _status(box)
         assert pid_alive(int(now["supervisor"]["pid"]))
         others = [c for c in now["components"] if c["name"] != name]
         assert all(c["healthy"] for c in others)
-    recovered = wait_for(lambda: (s := box.status())["healthy"] and s, timeout=30)
+    recovered = wait_for(lambda: (s := _status(box))["healthy"] and s, timeout=30)
     assert name not in recovered["problems"]
     restarted = [e for e in _events(box) if e["source"] == name and "restarted" in e["message"]]
     assert restarted
