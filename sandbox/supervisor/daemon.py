@@ -170,7 +170,7 @@ class Supervisor:
                 str(body.get("fault")),
                 body.get("target"),
                 body.get("seconds"),
-                body.get("options") or {},
+                body.get("options") or {},  # checked above: a mapping or None
             )
         except RdsboxError as exc:
             return 400, {"error": str(exc)}
@@ -201,7 +201,9 @@ def fault_body_problem(body: dict[str, Any]) -> str | None:
     """What is wrong with a ``POST /v1/fault`` body's types and ranges, or None. Names
     and targets are the fault's own business (they answer with the valid ones)."""
     fault, target = body.get("fault"), body.get("target")
-    seconds, options = body.get("seconds"), body.get("options") or {}
+    seconds = body.get("seconds")
+    # None (or no key) means no options; an empty list or text is no mapping of options.
+    options = {} if body.get("options") is None else body["options"]
     if not isinstance(fault, str):
         return "fault must be text (a fault name, e.g. latency)"
     if target is not None and not isinstance(target, str):
