@@ -105,7 +105,10 @@ class Ledger:
 
 
 def primary_of(status: dict[str, Any]) -> str:
-    (primary,) = [c["name"] for c in status["components"] if c["role"] == "primary"]
+    components = status["components"]
+    (primary,) = [
+        c["name"] for c in components if c["kind"] == "postgres" and c["role"] == "primary"
+    ]
     return str(primary)
 
 

@@ -270,7 +270,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except RdsboxError as exc:
-        sys.stderr.write(f"rdsbox: error: {exc}\n")
+        # One line whatever the message quotes (a name given with a newline in it).
+        sys.stderr.write(f"rdsbox: error: {' '.join(str(exc).splitlines())}\n")
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("rdsbox: interrupted\n")

@@ -86,6 +86,9 @@ class ControlApi:
 
     @staticmethod
     def _answer(request: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            # One line whatever the message quotes (a target given with a newline in it).
+            body = {**body, "error": _one_line(body["error"])}
         data = json.dumps(body).encode()
         request.send_response(status)
         request.send_header("Content-Type", "application/json")
