@@ -186,6 +186,9 @@ def test_a_full_disk_pauses_metrics_while_the_sandbox_serves(box: Sandbox, tiny_
             conn.execute("INSERT INTO during_full_disk VALUES (1)")
         cache = box.cache(status["endpoints"]["cache_primary"]["port"])
         assert cache.set("full-disk", "still serving")
+        # A load run writes its series to the same store: it carries on without them.
+        load = box.rdsbox("load", "--duration", "1", "--rate", "20", "--json", check=True)
+        assert json.loads(load.stdout)["ops"] > 0
     finally:
         filler.unlink()
     wait_for(
