@@ -209,12 +209,12 @@ def fault_body_problem(body: dict[str, Any]) -> str | None:
     if target is not None and not isinstance(target, str):
         return "target must be text"
     if seconds is not None and not (_is_number(seconds) and 0 < seconds <= MAX_FAULT_SECONDS):
-        return f"seconds must be a number > 0 and <= {MAX_FAULT_SECONDS:g}"
+        return f"seconds (--for) must be a number > 0 and <= {MAX_FAULT_SECONDS:g}"
     if not isinstance(options, dict) or not all(
         isinstance(key, str) and _is_number(value) and 0 <= value <= MAX_FAULT_OPTION
         for key, value in options.items()
     ):
-        return f"options must map names to numbers from 0 to {MAX_FAULT_OPTION:g}"
+        return f"options (--ms, --jitter) must map names to numbers from 0 to {MAX_FAULT_OPTION:g}"
     return None
 
 

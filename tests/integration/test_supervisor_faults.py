@@ -61,10 +61,16 @@ def _status(box: Sandbox) -> dict[str, Any]:
     return ControlClient(StateDir(box.state_dir)).status()
 
 
+@pytest.fixture(scope="module")
+def small(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    """One small sandbox (not running between tests) for the lifecycle cases."""
+    return make_sandbox(SMALL)
+
+
 def test_up_after_a_sigkilled_supervisor_restarts_cleanly_and_down_cleans_all(
-    make_sandbox: Callable[..., Sandbox],
+    small: Sandbox,
 ) -> None:
-    box = make_sandbox(SMALL)
+    box = small
     status = box.up()
     with box.db(status["endpoints"]["proxy"]["port"]) as conn:
         conn.execute("CREATE TABLE kept (v int)")
@@ -98,15 +104,15 @@ def stranger() -> Iterator[subprocess.Popen[bytes]]:
 
 
 def test_pid_files_naming_other_programs_after_a_reboot_are_left_alone(
-    make_sandbox: Callable[..., Sandbox], stranger: subprocess.Popen[bytes]
+    small: Sandbox, stranger: subprocess.Popen[bytes]
 ) -> None:
-    box = make_sandbox(SMALL)
-    box.up()
-    names = [p.stem for p in (box.state_dir / "run").glob("*.pid")]
-    assert "supervisor" in names and len(names) >= 8
-    box.down()
-    # The machine "reboots": every pid file survives, every process is gone, and the
-    # numbers belong to someone else now. Half the files carry the stranger's very start
+    box = small
+    topology = Topology(config_from_mapping({**SMALL, "port_base": box.port_base}))
+    names = [str(c["name"]) for c in topology.planned_components()]
+    names += ["supervisor", "endpoints"]
+    (box.state_dir / "run").mkdir(parents=True, exist_ok=True)
+    # The machine "reboots": pid files of every process survive, every process is gone,
+    # and the numbers belong to someone else now. Half the files carry the stranger's very start
     # time (the same tick count since boot), but of an earlier boot; the other half
     # carry this boot and a start time that is not the stranger's.
     start = process_start_time(stranger.pid)
