@@ -74,9 +74,7 @@ def scenario_from_mapping(data: Mapping[str, Any], source: str = "scenario") -> 
             try:
                 scenario.phase_spec(phase, variant)
             except ValidationError as exc:
-                where = (
-                    f"{source}: load of phase {index} ({phase.name!r}), variant {variant.name!r}"
-                )
+                where = f"{source}: phases.{index} ({phase.name!r}) load, variant {variant.name!r}"
                 raise ConfigError(_first_error(exc, where)) from exc
     for index, expectation in enumerate(scenario.expect):
         if expectation.variant is not None and expectation.variant not in variants:
