@@ -21,6 +21,7 @@ bench: setup
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/endpoints.py
 	$(BIN)/python benchmarks/collector_overhead.py
+	$(BIN)/python benchmarks/simulator.py
 
 lint: setup
 	$(BIN)/python -m ruff check .

@@ -54,6 +54,15 @@ class RunAs:
             f"(tried {wanted or ', '.join(_DEFAULT_USERS)}); create one or set RDSBOX_RUN_AS"
         )
 
+    def environment(self) -> dict[str, str] | None:
+        """The environment of a process run as this user: ours with its own ``HOME`` (None
+        when not switching: the child inherits ours). Without it the servers would look in
+        root's home for per-user files (libpq's ~/.postgresql/postgresql.crt when a
+        standby connects to its primary over TLS) and fail on the permission."""
+        if self.uid is None:
+            return None
+        return {**os.environ, "HOME": pwd.getpwuid(self.uid).pw_dir}
+
     def give(self, path: Path) -> None:
         """Hand ``path`` to this user (no-op when not switching)."""
         if self.uid is not None and self.gid is not None:

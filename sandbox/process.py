@@ -129,6 +129,8 @@ def spawn(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         switch = run_as is not None and run_as.switches
+        if env is None and switch and run_as is not None:
+            env = run_as.environment()
         proc = subprocess.Popen(
             [os.fspath(a) for a in argv],
             stdin=subprocess.DEVNULL,
@@ -160,6 +162,8 @@ def run_checked(
 ) -> subprocess.CompletedProcess[str]:
     """Run a short helper program (initdb, pg_basebackup) to completion, output captured."""
     switch = run_as is not None and run_as.switches
+    if env is None and switch and run_as is not None:
+        env = run_as.environment()
     return subprocess.run(
         [os.fspath(a) for a in argv],
         input=stdin,

@@ -12,6 +12,7 @@ Layout::
       logs/NAME.log          one log per process
       conf/NAME/             generated config files
       data/NAME/             data directories
+      tls/                   the sandbox CA and server certificate (keys 0600), when TLS is on
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ class StateDir:
     def data_root(self) -> Path:
         """Data directories, one per component."""
         return self.root / "data"
+
+    @property
+    def tls_dir(self) -> Path:
+        """The sandbox's CA and server certificate (see sandbox/tls.py)."""
+        return self.root / "tls"
 
     @property
     def config_file(self) -> Path:

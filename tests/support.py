@@ -123,7 +123,7 @@ class Sandbox:
             prepare_threshold=None,
         )
 
-    def cache(self, port: int, password: str | None = None) -> redis.Redis:
+    def cache(self, port: int, password: str | None = None, **options: Any) -> redis.Redis:
         # No retries: an auth failure must surface at once, not after back-off.
         return redis.Redis(
             host="127.0.0.1",
@@ -131,6 +131,7 @@ class Sandbox:
             socket_timeout=3,
             retry=Retry(NoBackoff(), 0),
             password=password or self.credentials()["redis_auth_token"],
+            **options,
         )
 
     def all_ports(self) -> range:

@@ -86,6 +86,9 @@ async function main() {
     port: Number(env("REDIS_PORT")),
     password: env("REDIS_AUTH_TOKEN"),
     maxRetriesPerRequest: 1,
+    // In-transit encryption: Node trusts the sandbox CA through NODE_EXTRA_CA_CERTS. The
+    // pg Pool needs nothing: it reads PGSSLMODE (verify-full) from the environment.
+    ...(process.env.REDIS_TLS === "1" ? { tls: {} } : {}),
   });
   try {
     await db.query(

@@ -87,8 +87,18 @@ def main() -> int:
     """Run the flow; 0 when every check holds."""
     secret = read_secret()
     print(f"secret {env('DB_SECRET_ARN')}: user {secret['username']}, engine {secret['engine']}")
+    # In-transit encryption: REDIS_TLS=1 and the CA to verify the cache with. The database
+    # side needs nothing here: libpq reads PGSSLMODE and PGSSLROOTCERT itself.
+    tls = (
+        {"ssl": True, "ssl_cert_reqs": "required", "ssl_ca_certs": os.environ.get("REDIS_CA_CERT")}
+        if os.environ.get("REDIS_TLS") == "1"
+        else {}
+    )
     cache = redis.Redis(
-        host=env("REDIS_HOST"), port=int(env("REDIS_PORT")), password=env("REDIS_AUTH_TOKEN")
+        host=env("REDIS_HOST"),
+        port=int(env("REDIS_PORT")),
+        password=env("REDIS_AUTH_TOKEN"),
+        **tls,
     )
     # prepare_threshold=None: the proxy pools transactions (PgBouncer, like RDS Proxy
     # without pinning), so named prepared statements would not follow the client.

@@ -38,6 +38,7 @@ from sandbox.errors import (
 )
 from sandbox.services.base import HOST
 from sandbox.statedir import StateDir
+from sandbox.tls import tls_enabled
 from sandbox.topology import Topology
 
 if TYPE_CHECKING:
@@ -129,6 +130,13 @@ class DockerSandbox:
     @classmethod
     def start(cls, config: SandboxConfig, state: StateDir, progress: Progress) -> DockerSandbox:
         """Check, then `docker compose up --wait`; returns once every service is healthy."""
+        if tls_enabled(config):
+            # The compose file's containers have no certificates; only the native backend
+            # makes the sandbox CA (sandbox/tls.py).
+            raise ConfigError(
+                "proxy.require_tls / cache.transit_encryption_enabled: TLS is emulated by the "
+                "native backend only; use --backend native or turn TLS off"
+            )
         require_engine()
         if not COMPOSE_FILE.is_file():
             raise BackendUnavailableError(

@@ -170,7 +170,7 @@ def up(
             f"`rdsbox down --purge` or choose another --state-dir"
         )
     prepared = preflight(config, state)
-    warn(imported, starting=True)
+    warn(imported)
     if imported is not None:
         kept = Credentials.seed(
             state.credentials_file, imported.db_password, imported.redis_auth_token
@@ -264,6 +264,8 @@ def main() -> None:
         load,
         metrics,
         operations,
+        sim,
+        sim_check,
         terraform,
     )
 

@@ -92,6 +92,8 @@ def psql(
     state = options(ctx).state()
     client = ControlClient(state)
     status = client.status()
+    # PGSSLMODE / PGSSLROOTCERT when the database requires TLS (psql reads them).
+    tls = {k: v for k, v in client.env().items() if k in ("PGSSLMODE", "PGSSLROOTCERT")}
     where = status["endpoints"].get(via)
     if where is None:
         raise UnknownNameError(f"endpoint '{via}' is not part of this sandbox (proxy disabled?)")
@@ -108,6 +110,7 @@ def psql(
             "PGDATABASE": config["database"]["db_name"],
             "PGPASSWORD": password,
             "PGAPPNAME": f"rdsbox-psql-{via}",
+            **tls,
         },
     )
 
@@ -129,10 +132,13 @@ def redis_cli(
     variables = sandbox_env(options(ctx).state())
     prefix = "REDIS_READER" if via == "reader" else "REDIS"
     program = str(find_binary("redis-cli"))
+    address = ["-h", variables[f"{prefix}_HOST"], "-p", variables[f"{prefix}_PORT"]]
+    if variables.get("REDIS_TLS") == "1":
+        address += ["--tls", "--cacert", variables["REDIS_CA_CERT"]]
     # REDISCLI_AUTH keeps the token out of the process list.
     _exec(
         program,
-        [program, "-h", variables[f"{prefix}_HOST"], "-p", variables[f"{prefix}_PORT"], *ctx.args],
+        [program, *address, *ctx.args],
         {"REDISCLI_AUTH": variables["REDIS_AUTH_TOKEN"]},
     )
 

@@ -26,6 +26,7 @@ def run_demo(env: dict[str, str]) -> list[dict[str, Any]]:
     import psycopg
     import redis
 
+    from sandbox.client_env import libpq_tls, redis_tls
     from sandbox.services.moto import secrets_client
 
     steps: list[dict[str, Any]] = []
@@ -49,6 +50,7 @@ def run_demo(env: dict[str, str]) -> list[dict[str, Any]]:
             dbname=env["DB_NAME"],
             autocommit=True,
             prepare_threshold=None,
+            **libpq_tls(env),
         )
 
     with db(env["DB_PROXY_PORT"]) as conn:
@@ -90,6 +92,7 @@ def run_demo(env: dict[str, str]) -> list[dict[str, Any]]:
         port=int(env["REDIS_PORT"]),
         password=env["REDIS_AUTH_TOKEN"],
         decode_responses=True,
+        **redis_tls(env),
     )
     cache.delete("demo:user:1")
     for attempt in ("first", "second"):

@@ -38,6 +38,6 @@ def render_plan(document: dict[str, Any]) -> None:
         out.print(f"[yellow]warning:[/yellow] {escape(line)}", soft_wrap=True)
     if document["tls_requested"]:
         out.print(
-            f"[yellow]note:[/yellow] {', '.join(document['tls_requested'])}: TLS is not "
-            "emulated yet; `up` starts the sandbox without TLS."
+            f"[bold]TLS[/bold] on ({', '.join(document['tls_requested'])}): those listeners "
+            "accept only TLS; `rdsbox env` names the sandbox CA for clients to verify them."
         )

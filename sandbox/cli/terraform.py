@@ -62,17 +62,11 @@ def resolve_config(
     return config, imported
 
 
-def warn(imported: TerraformImport | None, starting: bool) -> None:
-    """Print the import's warnings (and the TLS gap when starting) on stderr."""
+def warn(imported: TerraformImport | None) -> None:
+    """Print the import's warnings on stderr."""
     if imported is None:
         return
-    lines = list(imported.warnings)
-    if starting and imported.tls_requested:
-        lines.append(
-            f"{', '.join(imported.tls_requested)} requested, but the sandbox does not "
-            "emulate TLS yet: clients connect without TLS"
-        )
-    for line in lines:
+    for line in imported.warnings:
         sys.stderr.write(f"rdsbox: warning: {line}\n")
 
 

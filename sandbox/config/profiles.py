@@ -43,6 +43,10 @@ class TimingProfile(BaseModel):
     failure_detection_s: float = _seconds(
         "How long a node must keep failing checks before it counts as failed."
     )
+    crash_detection_s: float = _seconds(
+        "How long the control plane takes to act on a node whose process is gone (RDS learns "
+        "of a host failure from its health checks; the sandbox sees the exit at once)."
+    )
     promotion_delay_s: float = _seconds(
         "Control-plane delay between declaring the primary failed and promoting the standby."
     )
@@ -55,7 +59,9 @@ class TimingProfile(BaseModel):
     proxy_detection_s: float = _seconds(
         "Time for the proxy to notice a new writer; it watches the nodes, not DNS."
     )
-    client_backoff_s: float = _seconds("Pause a client takes before it retries a connection.")
+    client_backoff_s: float = _seconds(
+        "Pause a client takes before it retries a connection (load generator, simulator)."
+    )
     replica_repoint_delay_s: float = _seconds(
         "Time until read replicas follow the new primary after a promotion."
     )
@@ -81,10 +87,11 @@ _FAST = TimingProfile(
     health_check_interval_s=0.1,
     health_check_timeout_s=1.0,
     failure_detection_s=0.6,
+    crash_detection_s=0.0,
     promotion_delay_s=0.0,
     dns_update_delay_s=0.0,
     dns_ttl_s=0.0,
-    proxy_detection_s=0.2,
+    proxy_detection_s=0.0,
     client_backoff_s=0.1,
     replica_repoint_delay_s=0.0,
     rejoin_delay_s=0.5,
@@ -96,14 +103,16 @@ _FAST = TimingProfile(
 )
 
 # Direct connection to the writer endpoint during a Multi-AZ failover:
-# failure_detection 15 + promotion 20 + DNS update 25 + DNS TTL 5 + backoff 1 = 66 s,
+# detection 15 + promotion 20 + DNS update 25 + DNS TTL 5 + backoff 1 = 66 s,
 # inside AWS's "failovers typically complete within 60-120 seconds".
 # Through RDS Proxy, DNS drops out: 15 + 20 + proxy detection 3 = 38 s, i.e. the proxy
 # cuts the outage by ~42%, within AWS's "reduces failover time by up to 66%".
+# Detection is the same for a crash and for a hang: RDS sees neither process exits.
 _AWS = TimingProfile(
     health_check_interval_s=1.0,  # RDS monitors instance health continuously; 1 s polling.
     health_check_timeout_s=2.0,  # A hung host answers nothing; give up after 2 s.
     failure_detection_s=15.0,  # First part of the 60-120 s Multi-AZ failover window.
+    crash_detection_s=15.0,  # A crashed host is noticed by the same health checks.
     promotion_delay_s=20.0,  # Standby promotion, second part of the 60-120 s window.
     dns_update_delay_s=25.0,  # CNAME flip to the new primary, last part of the window.
     dns_ttl_s=5.0,  # RDS endpoint DNS records have a 5 s TTL.

@@ -7,7 +7,10 @@ Mapping of the RDS Proxy settings (see docs/mapping.md for where it is approxima
 * ``max_idle_connections_percent`` -> ``min_pool_size`` is *not* used (it is a floor, RDS's
   setting is a ceiling); idle server connections are closed after ``server_idle_timeout``;
 * ``connection_borrow_timeout`` -> ``query_wait_timeout``;
-* ``idle_client_timeout`` -> ``client_idle_timeout``.
+* ``idle_client_timeout`` -> ``client_idle_timeout``;
+* ``require_tls`` -> ``client_tls_sslmode = require`` with the sandbox's server certificate
+  (sandbox/tls.py); the PostgreSQL nodes then accept only TLS, so server connections use
+  ``server_tls_sslmode = verify-full`` as RDS Proxy encrypts its link to the database.
 
 Authentication is the RDS Proxy ``SECRETS`` scheme: the auth file holds the SCRAM verifier
 read from the primary, never the password. With a verifier PgBouncer authenticates clients
@@ -20,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
@@ -28,6 +33,7 @@ import psycopg
 
 from sandbox.privileges import write_private
 from sandbox.services.base import HOST, ManagedServer, ServerContext
+from sandbox.tls import TlsFiles, libpq_options
 
 # RDS Proxy accepts far more clients than the database allows connections.
 MAX_CLIENT_CONNECTIONS = 5000
@@ -43,6 +49,8 @@ class PoolSettings:
     pool_size: int
     idle_client_timeout: int
     borrow_timeout: int
+    #: Require TLS from clients (``require_tls``); None: plain connections.
+    tls: TlsFiles | None = None
 
 
 class PgBouncer(ManagedServer):
@@ -116,23 +124,80 @@ log_disconnections = 0
 ; SHOW STATS totals refresh once per stats_period: 1 s for the metrics collector.
 stats_period = 1
 log_stats = 0
+{self._tls_ini()}"""
+
+    def _tls_ini(self) -> str:
+        tls = self.pool.tls
+        if tls is None:
+            return ""
+        return f"""client_tls_sslmode = require
+client_tls_key_file = {tls.server_key}
+client_tls_cert_file = {tls.server_cert}
+client_tls_ca_file = {tls.ca_cert}
+server_tls_sslmode = verify-full
+server_tls_ca_file = {tls.ca_cert}
 """
 
-    def accept_password(self, password: str, verifier: str) -> None:
+    def accept_password(self, password: str, verifier: str, paused: bool = False) -> bool:
         """Log clients in with a new password from now on (RELOAD with its verifier), then
         log in once with it: server logins reuse the SCRAM keys of the latest client
-        login, which must be the new password's before the pool opens server connections."""
+        login, which must be the new password's before the pool opens server connections.
+
+        ``paused``: the pool is PAUSEd; it is resumed once that login went through (see
+        :meth:`_log_in_through_pause`). Returns whether the pool is still paused (never)."""
         self.pool = replace(self.pool, password=password)
         self.verifier = verifier
         self.prepare()
         self.admin("RELOAD")
+        if paused:
+            self._log_in_through_pause()
+            return False
         self.connect().close()
+        return False
+
+    def _log_in_through_pause(self, timeout: float = 5.0) -> None:
+        """Log in while the pool is PAUSEd, then RESUME it.
+
+        A login needs the server parameters PgBouncer answers logins with; it has none
+        before its first server connection, and with TLS to the database it drops them
+        (and its server connections) at every RELOAD, since it cannot tell whether the
+        TLS settings changed. Such a login waits for a new server connection, which a
+        paused pool does not open. So the login is started in a thread; once it is done,
+        or PgBouncer has authenticated it (then it holds the new SCRAM keys and waits for
+        a server), the pool is resumed and any server login uses the new keys."""
+        name = f"rdsbox-login-{threading.get_ident()}"
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            login = pool.submit(self._login_once, name, timeout)
+            deadline = time.monotonic() + timeout
+            while not login.done() and time.monotonic() < deadline:
+                if self._client_waiting(name):
+                    break
+                time.sleep(0.01)
+            self.resume()
+            login.result()
+
+    def resume(self) -> None:
+        """RESUME the pool; one that is not paused (any more) is left as it is."""
+        try:
+            self.admin("RESUME")
+        except psycopg.Error as exc:
+            if "not paused" not in str(exc):
+                raise
+
+    def _login_once(self, application_name: str, timeout: float) -> None:
+        self.connect(timeout, application_name).close()
+
+    def _client_waiting(self, application_name: str) -> bool:
+        """Whether a client of that name has logged in and waits (for a server)."""
+        rows = self.admin("SHOW CLIENTS")
+        # Columns: type, user, database, state, ... application_name last.
+        return any(row[3] == "waiting" and row[-1] == application_name for row in rows)
 
     def command(self) -> list[str]:
         """Foreground pgbouncer (logs to stderr, i.e. our log file)."""
         return [str(self.binaries["pgbouncer"]), str(self.ini_path)]
 
-    def connect(self, timeout: float = 2.0) -> psycopg.Connection:
+    def connect(self, timeout: float = 2.0, application_name: str = "rdsbox") -> psycopg.Connection:
         """A client connection through the pool to the application database."""
         return psycopg.connect(
             host=HOST,
@@ -141,8 +206,10 @@ log_stats = 0
             password=self.pool.password,
             dbname=self.pool.db_name,
             connect_timeout=max(1, round(timeout)),
+            application_name=application_name,
             autocommit=True,
             prepare_threshold=None,
+            **libpq_options(self.pool.tls),
         )
 
     def open_console(self, timeout: float = 2.0) -> psycopg.Connection:
@@ -156,6 +223,7 @@ log_stats = 0
             connect_timeout=max(1, round(timeout)),
             autocommit=True,
             prepare_threshold=None,
+            **libpq_options(self.pool.tls),
         )
 
     def admin(self, command: str, timeout: float = 2.0) -> list[tuple[object, ...]]:

@@ -29,6 +29,7 @@ from sandbox.process import run_checked
 from sandbox.services.base import HOST, ManagedServer, ServerContext
 from sandbox.services.initdb import initdb_command
 from sandbox.services.pg_template import ClusterTemplate
+from sandbox.tls import TlsFiles, libpq_options
 
 NodeRole = Literal["primary", "standby", "replica"]
 REPLICATION_USER = "rdsbox_repl"
@@ -46,6 +47,8 @@ class PostgresSettings:
     replication_password: str
     db_name: str
     max_connections: int
+    #: Serve TLS only (``proxy.require_tls``); None: plain connections.
+    tls: TlsFiles | None = None
 
 
 def base_backup_command(binaries: Binaries, port: int, slot: str | None) -> list[str]:
@@ -267,11 +270,15 @@ wal_receiver_status_interval = 1s
 # crash is not. Replication, not fsync, is what makes commits survive a failover.
 fsync = off
 log_line_prefix = '%m [%p] %q%u@%d '
-include_if_exists = '{RUNTIME_CONF}'
+{self._ssl_conf()}include_if_exists = '{RUNTIME_CONF}'
 """
+        # With TLS every line is hostssl, replication included (walreceiver, pg_basebackup
+        # and pg_rewind use libpq's default sslmode=prefer, so they encrypt too): a plain
+        # connection matches no line and is refused, like RDS with rds.force_ssl=1.
+        host = "hostssl" if self.settings.tls else "host"
         hba = f"""# Written by rdsbox.
-host replication {REPLICATION_USER} {HOST}/32 scram-sha-256
-host all all {HOST}/32 scram-sha-256
+{host} replication {REPLICATION_USER} {HOST}/32 scram-sha-256
+{host} all all {HOST}/32 scram-sha-256
 """
         write_private(self.pgdata / "postgresql.conf", conf, self.run_as)
         write_private(self.pgdata / "pg_hba.conf", hba, self.run_as)
@@ -285,17 +292,33 @@ host all all {HOST}/32 scram-sha-256
             self.write_passfile()
             self.write_runtime_conf(sync_standby=None)
 
+    def _ssl_conf(self) -> str:
+        tls = self.settings.tls
+        if tls is None:
+            return ""
+        return f"""ssl = on
+ssl_cert_file = '{tls.server_cert}'
+ssl_key_file = '{tls.server_key}'
+ssl_ca_file = '{tls.ca_cert}'
+ssl_min_protocol_version = 'TLSv1.2'
+"""
+
     def write_runtime_conf(self, sync_standby: str | None) -> None:
         """Settings that change without a restart; call :meth:`reload` afterwards."""
         lines = ["# Written by rdsbox; changes are applied with a reload."]
         if self.role == "primary" and sync_standby:
             lines.append(f"synchronous_standby_names = '\"{sync_standby}\"'")
         if self.role != "primary" and self.upstream_port is not None:
-            lines.append(
-                f"primary_conninfo = 'host={HOST} port={self.upstream_port} "
-                f"user={REPLICATION_USER} passfile={self.passfile} "
-                f"application_name={self.name}'"
-            )
+            conninfo = {
+                "host": HOST,
+                "port": str(self.upstream_port),
+                "user": REPLICATION_USER,
+                "passfile": str(self.passfile),
+                "application_name": self.name,
+                **libpq_options(self.settings.tls),
+            }
+            joined = " ".join(f"{key}={value}" for key, value in conninfo.items())
+            lines.append(f"primary_conninfo = '{joined}'")
             lines.append(f"primary_slot_name = '{slot_name(self.name)}'")
         write_private(self.pgdata / RUNTIME_CONF, "\n".join(lines) + "\n", self.run_as)
 
@@ -324,6 +347,7 @@ host all all {HOST}/32 scram-sha-256
             connect_timeout=max(1, round(timeout)),
             application_name=application_name,
             autocommit=True,
+            **libpq_options(self.settings.tls),
         )
 
     def probe(self) -> bool:

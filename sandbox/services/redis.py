@@ -2,6 +2,9 @@
 
 ``auth_token`` becomes ``requirepass`` and ``masterauth`` (so replicas and Sentinels
 authenticate too); ``automatic_failover_enabled`` becomes three Sentinels with quorum 2.
+``transit_encryption_enabled`` puts every node and Sentinel on a TLS port only (``port 0``,
+as ElastiCache with in-transit encryption has no plain port), with ``tls-replication yes``
+so replicas and Sentinels speak TLS to the nodes too; clients present no certificate.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from redis.retry import Retry
 
 from sandbox.privileges import write_private
 from sandbox.services.base import HOST, ManagedServer, ServerContext
+from sandbox.tls import TlsFiles, redis_options
 
 SENTINEL_QUORUM = 2
 
 
-def kept_client(port: int, password: str | None) -> redis.Redis:
-    """A client for health checks: short timeouts, no retries (a failure is an answer)."""
+def kept_client(port: int, password: str | None, tls: TlsFiles | None = None) -> redis.Redis:
+    """A client for health checks: short timeouts, no retries (a failure is an answer);
+    verified TLS when the server speaks only TLS."""
     return redis.Redis(
         host=HOST,
         port=port,
@@ -28,7 +33,23 @@ def kept_client(port: int, password: str | None) -> redis.Redis:
         socket_connect_timeout=1.0,
         retry=Retry(NoBackoff(), 0),
         decode_responses=True,
+        **redis_options(tls),
     )
+
+
+def tls_lines(port: int, tls: TlsFiles | None) -> list[str]:
+    """The listener lines of redis.conf / sentinel.conf: a plain port, or only a TLS port."""
+    if tls is None:
+        return [f"port {port}"]
+    return [
+        "port 0",
+        f"tls-port {port}",
+        f"tls-cert-file {tls.server_cert}",
+        f"tls-key-file {tls.server_key}",
+        f"tls-ca-cert-file {tls.ca_cert}",
+        "tls-auth-clients no",
+        "tls-replication yes",
+    ]
 
 
 class RedisProtocolServer(ManagedServer):
@@ -36,12 +57,14 @@ class RedisProtocolServer(ManagedServer):
 
     #: AUTH password of the server (None: no AUTH).
     password: str | None = None
+    #: TLS port only (``transit_encryption_enabled``); None: a plain port.
+    tls: TlsFiles | None = None
     _client: redis.Redis | None = None
 
     def client(self) -> redis.Redis:
         """The kept client of this server (thread-safe; reconnects itself)."""
         if self._client is None:
-            self._client = kept_client(self.port, self.password)
+            self._client = kept_client(self.port, self.password, self.tls)
         return self._client
 
     def release(self) -> None:
@@ -63,10 +86,18 @@ class RedisNode(RedisProtocolServer):
 
     kind = "redis"
 
-    def __init__(self, name: str, port: int, context: ServerContext, auth_token: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        context: ServerContext,
+        auth_token: str,
+        tls: TlsFiles | None = None,
+    ) -> None:
         super().__init__(name, port, context)
         self.auth_token = auth_token
         self.password = auth_token
+        self.tls = tls
         #: Port of the primary to replicate from; None for the primary.
         self.primary_port: int | None = None
         self._client = None
@@ -83,7 +114,7 @@ class RedisNode(RedisProtocolServer):
         lines = [
             "# Written by rdsbox.",
             f"bind {HOST}",
-            f"port {self.port}",
+            *tls_lines(self.port, self.tls),
             "daemonize no",
             'logfile ""',
             f"dir {data}",
@@ -131,8 +162,10 @@ class Sentinel(RedisProtocolServer):
         group: str,
         auth_token: str,
         timing: tuple[int, int],
+        tls: TlsFiles | None = None,
     ) -> None:
         super().__init__(name, port, context)
+        self.tls = tls
         self.group = group
         self.auth_token = auth_token
         #: (down-after, failover-timeout) in milliseconds, from the timing profile.
@@ -152,7 +185,7 @@ class Sentinel(RedisProtocolServer):
         lines = [
             "# Written by rdsbox; Sentinel adds what it learns below.",
             f"bind {HOST}",
-            f"port {self.port}",
+            *tls_lines(self.port, self.tls),
             "daemonize no",
             'logfile ""',
             f"dir {self.conf_path.parent}",

@@ -18,6 +18,7 @@ from sandbox.services.postgres import PostgresInstance, PostgresSettings
 from sandbox.services.redis import RedisNode, Sentinel
 from sandbox.statedir import StateDir
 from sandbox.supervisor.roles import Roles
+from sandbox.tls import TlsFiles, cache_tls_enabled, db_tls_enabled
 from sandbox.topology import MOTO_NAME, Topology
 
 #: Every program a sandbox needs, checked before anything starts.
@@ -57,6 +58,10 @@ class Cluster:
         timing = config.timing_profile()
         self.timing = timing
         context = ServerContext(state, run_as, binaries, timing.startup_timeout_s)
+        # The files themselves are made before the supervisor starts (launch.preflight).
+        tls = TlsFiles.of(state)
+        db_tls = tls if db_tls_enabled(config) else None
+        cache_tls = tls if cache_tls_enabled(config) else None
         db = config.database
         pg_settings = PostgresSettings(
             username=db.username,
@@ -64,6 +69,7 @@ class Cluster:
             replication_password=credentials.replication_password,
             db_name=db.db_name,
             max_connections=db.effective_max_connections,
+            tls=db_tls,
         )
         topo = self.topology
         self.postgres = {
@@ -81,11 +87,12 @@ class Cluster:
                 pool_size=config.proxy.pool_size(db.effective_max_connections),
                 idle_client_timeout=config.proxy.idle_client_timeout,
                 borrow_timeout=config.proxy.connection_borrow_timeout,
+                tls=db_tls,
             )
             self.proxy = PgBouncer(config.proxy.name, topo.port("proxy"), context, pool)
         token = credentials.redis_auth_token
         self.redis = {
-            name: RedisNode(name, topo.redis_port(name), context, token)
+            name: RedisNode(name, topo.redis_port(name), context, token, cache_tls)
             for name in topo.redis_nodes
         }
         sentinel_timing = (
@@ -94,7 +101,9 @@ class Cluster:
         )
         group = config.cache.replication_group_id
         self.sentinels = {
-            name: Sentinel(name, topo.sentinel_port(name), context, group, token, sentinel_timing)
+            name: Sentinel(
+                name, topo.sentinel_port(name), context, group, token, sentinel_timing, cache_tls
+            )
             for name in topo.sentinels
         }
         self.moto = MotoServer(MOTO_NAME, topo.port("secrets_manager"), context)

@@ -33,6 +33,7 @@ from sandbox.supervisor.events import EventLog
 from sandbox.supervisor.faults import Faults
 from sandbox.supervisor.ha import HighAvailability
 from sandbox.supervisor.snapshot import Observer, Snapshot, status_document
+from sandbox.tls import TlsFiles, tls_enabled
 
 log = logging.getLogger("rdsbox.supervisor")
 
@@ -49,10 +50,12 @@ class Prepared:
 
 def env_document(cluster: Cluster) -> dict[str, str]:
     """The `rdsbox env` variables (a contract: extend, never rename)."""
+    tls = TlsFiles.of(cluster.state) if tls_enabled(cluster.config) else None
     return client_env(
         cluster.topology,
         secret_arn=cluster.secret_arn or "",
         redis_auth_token=cluster.credentials.redis_auth_token,
+        ca_cert=tls.ca_cert if tls else None,
     )
 
 

@@ -48,6 +48,7 @@ class DatabaseActions:
         time.sleep(timing.promotion_delay_s)
         self._promote(new)
         cluster.set_pg_roles(primary=new.name, standby=old.name)
+        time.sleep(timing.proxy_detection_s)  # the proxy watches the nodes, not DNS
         # Clients first; the rest is bookkeeping. The promoted node names no synchronous
         # standby (it never had one as a standby), so its commits cannot block meanwhile.
         self._repoint_proxy(new, paused)

@@ -42,6 +42,9 @@ class Memory:
     held: set[str] = field(default_factory=set)
     #: Why a component could not be restarted (shown by `rdsbox status`), by name.
     problems: dict[str, str] = field(default_factory=dict)
+    #: When the last promotion happened (replicas follow and the old primary rejoins after
+    #: their timing-profile delays from then).
+    promoted_at: float = float("-inf")
 
 
 class HighAvailability:
@@ -62,15 +65,16 @@ class HighAvailability:
 
     def failure(self, snapshot: Snapshot, name: str) -> str | None:
         """Why ``name`` counts as failed now, or None (updates the failing-since clock)."""
+        timing = self.cluster.timing
         if snapshot.exited(name):
-            return "process exited"
-        if snapshot.healthy(name):
+            reason, needed = "process exited", timing.crash_detection_s
+        elif snapshot.healthy(name):
             self.memory.failing_since.pop(name, None)
             return None
+        else:
+            reason, needed = "not responding", timing.failure_detection_s
         since = self.memory.failing_since.setdefault(name, self.clock())
-        if self.clock() - since >= self.cluster.timing.failure_detection_s:
-            return "not responding"
-        return None
+        return reason if self.clock() - since >= needed else None
 
     def decide(self, snapshot: Snapshot) -> Decision | None:
         """The HA decision this snapshot calls for, or None (routing decides then)."""
@@ -110,8 +114,13 @@ class HighAvailability:
         self.db.fail_over(reason)
         timing = self.cluster.timing
         self.memory.writer_due = self.clock() + timing.dns_update_delay_s + timing.dns_ttl_s
+        self.memory.promoted_at = self.clock()
         self.memory.rejoin_attempts.pop(old, None)
         self.memory.failing_since.pop(old, None)
+
+    def _settling(self, delay: float) -> bool:
+        """Whether ``delay`` has not yet passed since the last promotion."""
+        return self.clock() - self.memory.promoted_at < delay
 
     def promote_replica(self, name: str) -> str:
         """The manual promotion of a read replica (``rdsbox promote-replica``)."""
@@ -129,6 +138,7 @@ class HighAvailability:
         self.db.promote_replica(replicas[name])
         timing = cluster.timing
         self.memory.writer_due = self.clock() + timing.dns_update_delay_s + timing.dns_ttl_s
+        self.memory.promoted_at = self.clock()
         self.memory.rejoin_attempts.pop(old, None)
         self.memory.failing_since.pop(old, None)
         return f"promoted {name}; {old} rejoins as a read replica"
@@ -146,6 +156,8 @@ class HighAvailability:
 
     def _followers(self, snapshot: Snapshot, failures: dict[str, str | None]) -> Decision | None:
         primary = self.cluster.primary
+        if self._settling(self.cluster.timing.replica_repoint_delay_s):
+            return None
         stale = [
             n
             for n in self.cluster.read_replicas
@@ -188,6 +200,8 @@ class HighAvailability:
         if standby is None or standby.name in self.memory.held:
             return None
         if failures.get(standby.name) is not None:
+            if self._settling(self.cluster.timing.rejoin_delay_s):
+                return None
             attempts = self.memory.rejoin_attempts.get(standby.name, 0)
             if attempts >= MAX_REJOIN_ATTEMPTS:
                 return Decision(

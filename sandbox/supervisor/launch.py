@@ -21,11 +21,13 @@ from sandbox.statedir import StateDir
 from sandbox.supervisor.cleanup import sweep
 from sandbox.supervisor.cluster import REQUIRED_BINARIES, Progress
 from sandbox.supervisor.daemon import Prepared, Supervisor
+from sandbox.tls import tls_enabled
 from sandbox.topology import Topology
 
 
 def preflight(config: SandboxConfig, state: StateDir) -> Prepared:
-    """Every check that can fail before anything starts: binaries, user, state dir, ports.
+    """Every check that can fail before anything starts: binaries, user, state dir, ports;
+    and the sandbox CA and certificate when TLS is on (made once per state dir).
 
     Leftovers of a supervisor that died (its pid files) are stopped first, so their ports
     do not count as busy."""
@@ -36,6 +38,11 @@ def preflight(config: SandboxConfig, state: StateDir) -> Prepared:
     for directory in (state.root, state.data_root, state.conf_root):
         run_as.open_dir_to(directory)
     sweep(state)
+    if tls_enabled(config):
+        # Imported here: only a TLS sandbox pays for loading `cryptography`.
+        from sandbox.certs import ensure_tls_files
+
+        ensure_tls_files(state, run_as)
     Topology(config).check_ports_free()
     state.config_file.write_text(config.model_dump_json(indent=2))
     return Prepared(config, state, binaries, run_as)

@@ -8,13 +8,15 @@ rotation function for RDS PostgreSQL runs them, against the sandbox.
 4. ``finishSecret``: ``AWSCURRENT`` moves to the new version (the old one becomes
    ``AWSPREVIOUS``).
 
-Steps 2-4 run while the proxy is PAUSEd (it waits for running transactions, then holds new
+Step 2 runs while the proxy is PAUSEd (it waits for running transactions, then holds new
 queries for the few tens of milliseconds they take): PgBouncer logs in to the server with
 the SCRAM keys of the latest client login, so no server login may happen between the
-database's change and the proxy's. Established client connections to the proxy never
-notice. A client that opens a new connection with the password it fetched before the
-rotation is refused, as RDS Proxy refuses it: applications fetch the secret again when a
-login fails (the caching pattern AWS recommends).
+database's change and the proxy's; the proxy resumes as soon as a login with the new
+password went through (see ``PgBouncer.accept_password``).
+Established client connections to the proxy never notice. A client that opens a new
+connection with the password it fetched before the rotation is refused, as RDS Proxy
+refuses it: applications fetch the secret again when a login fails (the caching pattern
+AWS recommends).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sandbox.services.moto import SecretsApiError
 from sandbox.supervisor.cluster import Cluster
 from sandbox.supervisor.db_actions import DatabaseActions
 from sandbox.supervisor.events import EventLog
+from sandbox.tls import libpq_options
 
 
 class SecretRotation:
@@ -53,12 +56,12 @@ class SecretRotation:
             self._create(name, token, password)
             paused = self.db.pause_proxy()
             try:
-                self._set(password)
+                paused = self._set(password, paused)
                 self._test(password)
                 self._finish(name, token, previous)
             finally:
                 if paused and cluster.proxy is not None:
-                    cluster.proxy.admin("RESUME")
+                    cluster.proxy.resume()
         except (SecretsApiError, psycopg.Error) as exc:
             self.events.record(name, "notification", f"Rotation failed: {exc}")
             raise ComponentFailedError(f"secret rotation failed: {exc}") from exc
@@ -85,13 +88,16 @@ class SecretRotation:
         )
         self._step("createSecret", "new version stored as AWSPENDING.")
 
-    def _set(self, password: str) -> None:
+    def _set(self, password: str, paused: bool) -> bool:
+        """Returns whether the proxy is still paused (it resumes once it took the password)."""
         cluster = self.cluster
         cluster.primary.set_master_password(password)
         cluster.set_db_password(password)
         if cluster.proxy is not None:
-            cluster.proxy.accept_password(password, cluster.primary.master_verifier())
+            verifier = cluster.primary.master_verifier()
+            paused = cluster.proxy.accept_password(password, verifier, paused)
         self._step("setSecret", f"{cluster.primary.name} and the proxy take the new password.")
+        return paused
 
     def _test(self, password: str) -> None:
         primary = self.cluster.primary
@@ -102,6 +108,7 @@ class SecretRotation:
             password=password,
             dbname=primary.settings.db_name,
             connect_timeout=5,
+            **libpq_options(primary.settings.tls),
         ) as conn:
             conn.execute("SELECT 1")
         self._step("testSecret", "logged in with the new password.")

@@ -34,9 +34,9 @@ class TerraformImport:
 
     @property
     def tls_requested(self) -> list[str]:
-        """Config keys that ask for TLS, which the sandbox does not emulate yet."""
+        """Config keys that turn TLS on (``plan`` names them; ``up`` starts TLS listeners)."""
         wanted = []
-        if self.config.proxy.enabled and self.config.proxy.require_tls:
+        if self.config.proxy.require_tls:
             wanted.append("proxy.require_tls")
         if self.config.cache.transit_encryption_enabled:
             wanted.append("cache.transit_encryption_enabled")

@@ -112,6 +112,8 @@ def rdsbox_db(
     (e.g. by the code under test opening its own) is not rolled back."""
     import psycopg
 
+    from sandbox.client_env import libpq_tls
+
     secret = rdsbox_sandbox.db_credentials
     prefix = "DB_PROXY" if rdsbox_env.get("DB_PROXY_PORT") else "DB_WRITER"
     conn = psycopg.connect(
@@ -122,6 +124,7 @@ def rdsbox_db(
         dbname=rdsbox_env["DB_NAME"],
         connect_timeout=5,
         prepare_threshold=None,  # PgBouncer in transaction mode: no server-side prepares
+        **libpq_tls(rdsbox_env),
     )
     try:
         with conn.transaction(force_rollback=True):
@@ -138,12 +141,15 @@ def rdsbox_cache(rdsbox_env: dict[str, str]) -> Iterator[redis.Redis]:
     left with whatever value the test gave them."""
     import redis
 
+    from sandbox.client_env import redis_tls
+
     client = redis.Redis(
         host=rdsbox_env["REDIS_HOST"],
         port=int(rdsbox_env["REDIS_PORT"]),
         password=rdsbox_env["REDIS_AUTH_TOKEN"],
         decode_responses=True,
         socket_timeout=5,
+        **redis_tls(rdsbox_env),
     )
     before = set(client.scan_iter(count=1000))
     try:

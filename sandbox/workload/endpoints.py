@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from sandbox.client_env import libpq_tls, redis_tls
 from sandbox.errors import ConfigError
 from sandbox.workload.spec import Path
 
@@ -39,6 +41,10 @@ class Endpoints:
     cache_host: str
     cache_port: int
     cache_token: str | None
+    #: libpq TLS options (``PGSSLMODE``, ``PGSSLROOTCERT``); empty: libpq's defaults.
+    db_tls: Mapping[str, Any] = field(default_factory=dict)
+    #: redis-py TLS options (``REDIS_TLS``, ``REDIS_CA_CERT``); empty: plain.
+    cache_tls: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Endpoints:
@@ -58,6 +64,8 @@ class Endpoints:
                 cache_host=env["REDIS_HOST"],
                 cache_port=int(env["REDIS_PORT"]),
                 cache_token=env.get("REDIS_AUTH_TOKEN") or None,
+                db_tls=libpq_tls(env),
+                cache_tls=redis_tls(env),
             )
         except KeyError as exc:
             raise ConfigError(
@@ -94,6 +102,7 @@ class Endpoints:
             connect_timeout=max(2, round(timeout)),  # libpq's minimum is 2 s
             prepare_threshold=None,
             application_name=f"rdsbox-app-{path}",
+            **self.db_tls,
         )
 
     def connect_cache(self, timeout: float = 5.0, max_connections: int = 64) -> redis.Redis:
@@ -108,6 +117,7 @@ class Endpoints:
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             max_connections=max_connections,
+            **self.cache_tls,
         )
 
 

@@ -90,6 +90,22 @@ def test_latency_counts_a_stall_from_each_requests_intended_start(
     assert summary.latency_ms.p50 < 100, summary.latency_ms
 
 
+def test_latency_includes_an_injected_endpoint_latency(
+    env: dict[str, str], sandbox: Sandbox
+) -> None:
+    """`rdsbox fault latency writer --ms 40`: every request through the writer endpoint
+    (a read without the cache: one round trip) takes 40 ms more."""
+    spec = LoadSpec(rate=40, duration=2, keys=20, strategy="none", path="writer", read_ratio=1)
+    sandbox.rdsbox("fault", "latency", "writer", "--ms", "40", "--for", "30", check=True)
+    try:
+        slowed = run_load(spec, env)
+    finally:
+        sandbox.rdsbox("fault", "clear", check=True)
+    assert slowed.errors == 0, slowed.errors_by_kind
+    assert 40 <= slowed.latency_ms.p50 < 100, slowed.latency_ms
+    assert run_load(spec, env).latency_ms.p50 < 30
+
+
 def test_refused_connections_are_counted_by_kind(env: dict[str, str], sandbox: Sandbox) -> None:
     closed = sandbox.port_base + 49
     assert not listening(closed)

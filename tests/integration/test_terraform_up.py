@@ -29,7 +29,7 @@ def _planned(status: dict[str, object], box: Sandbox) -> list[tuple[object, ...]
     return [(c["name"], c["kind"], c["role"]) for c in Topology(config).planned_components()]
 
 
-def test_minimal_shape_with_tls_requested_starts_with_a_warning(
+def test_minimal_shape_with_tls_starts_a_tls_cache(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     folder = tmp_path / "minimal"
@@ -51,7 +51,8 @@ def test_minimal_shape_with_tls_requested_starts_with_a_warning(
     ]
     assert components == _planned(status, box)
     assert status["endpoints"]["proxy"] is None  # type: ignore[index]
-    assert "cache.transit_encryption_enabled requested" in stderr
+    # TLS is emulated now: no warning about it.
+    assert not [line for line in stderr.splitlines() if "warning" in line and "TLS" in line]
     # The password written in the Terraform is the one the database and the secret use.
     writer = status["endpoints"]["writer"]["port"]  # type: ignore[index]
     with psycopg.connect(
@@ -61,7 +62,11 @@ def test_minimal_shape_with_tls_requested_starts_with_a_warning(
             "appuser",
             "appdb",
         )
-    assert box.env()["DB_NAME"] == "appdb"
+    env = box.env()
+    assert env["DB_NAME"] == "appdb"
+    # transit_encryption_enabled: a single cache node without Sentinels, on a TLS port.
+    assert env["REDIS_TLS"] == "1" and "PGSSLMODE" not in env
+    assert box.cache(int(env["REDIS_PORT"]), ssl=True, ssl_ca_certs=env["REDIS_CA_CERT"]).ping()
     box.down("--purge")
 
 

@@ -1,0 +1,223 @@
+"""`rdsbox sim calibrate` and `rdsbox sim validate`: the model against the running sandbox.
+
+Logic lives in ``simulator/calibrate.py``, ``simulator/validate.py`` and
+``simulator/compare.py``; this module parses options and prints.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sandbox.cli.app import options, print_json
+from sandbox.cli.sim import sim_app
+from sandbox.errors import RdsboxError
+
+if TYPE_CHECKING:
+    from sandbox.config import SandboxConfig
+    from sandbox.statedir import StateDir
+    from simulator.compare import Row
+
+SHORT_S = 6.0
+"""Seconds of load per variant with ``validate --short``."""
+
+
+class SandboxIoError(RdsboxError):
+    """The sandbox's database or cache did not answer a measurement."""
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _running_config(state: StateDir) -> SandboxConfig:
+    """The configuration the running sandbox was started with."""
+    from sandbox.config import SandboxConfig
+
+    return SandboxConfig.model_validate_json(state.config_file.read_text())
+
+
+@sim_app.command("calibrate")
+def calibrate(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Calibration file to write (default: STATE_DIR/calibration.yaml)."
+        ),
+    ] = None,
+    failover: Annotated[
+        bool,
+        typer.Option("--failover", help="Also time one db-failover (writes pause for seconds)."),
+    ] = False,
+    samples: Annotated[
+        int, typer.Option("--samples", min=10, help="Round trips per figure.")
+    ] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Measure service times, connection set-up and (--failover) failover timings in the
+    running sandbox and store them as the simulator's calibration file; `rdsbox sim run`
+    and `rdsbox sim validate` then use it."""
+    import psycopg
+    import redis
+
+    from sandbox.client import ControlClient
+    from sandbox.workload.endpoints import Endpoints
+    from simulator.calibrate import (
+        calibration_from,
+        measure,
+        measure_failover,
+        write_calibration,
+    )
+    from simulator.calibration import state_calibration
+
+    state = options(ctx).state()
+    client = ControlClient(state)
+    endpoints = Endpoints.from_env(client.env())
+    say = None if as_json else _stderr
+    try:
+        figures = measure(endpoints, samples, say)
+        downtime: dict[str, float | None] = {}
+        if failover:
+            if say:
+                say("db-failover, timing the first commit through each endpoint")
+            downtime = measure_failover(endpoints, lambda: client.fault("db-failover"))
+    except (psycopg.Error, redis.RedisError) as exc:
+        raise SandboxIoError(
+            f"calibrate: the sandbox in {state.root} did not answer ({exc})".splitlines()[0]
+            + "; check `rdsbox status`"
+        ) from exc
+    timing = _running_config(state).timing_profile() if downtime else None
+    calibration = calibration_from(figures, downtime, timing)
+    path = out or state_calibration(state)
+    write_calibration(calibration, path)
+    if as_json:
+        print_json(
+            {
+                "file": str(path),
+                "measured_ms": {k: round(v, 4) for k, v in figures.items()},
+                "failover_downtime_s": downtime,
+                "calibration": calibration.model_dump(),
+            }
+        )
+        return
+    for key, value in calibration.model_dump(exclude_defaults=True).items():
+        sys.stdout.write(f"{key}: {value}\n")
+    for key, seconds in downtime.items():
+        shown = "no commit within the limit" if seconds is None else f"{seconds:.2f} s"
+        sys.stdout.write(f"failover downtime via {key}: {shown}\n")
+    sys.stdout.write(f"wrote {path}\n")
+
+
+@sim_app.command("validate")
+def validate(
+    ctx: typer.Context,
+    scenario: Annotated[str, typer.Argument(help="Scenario file or built-in name.")],
+    short: Annotated[
+        bool, typer.Option("--short", help=f"{SHORT_S:g} s of load per variant.")
+    ] = False,
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", min=0.5, help="Seconds of load per variant (phases scale)."),
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option("--calibration", help="Calibration file (default: the state dir's)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+) -> None:
+    """Run SCENARIO in the running sandbox and in the model (same configuration, phases
+    and faults) and print them side by side with the relative error of each figure.
+
+    Targets: 10% (throughput, hit ratio, mean and p99 latency, database connections),
+    20% (failover downtime). Exit status 0 when all are met, 1 otherwise."""
+    from sandbox.client import ControlClient
+    from sandbox.metrics.store import MetricsStore
+    from simulator.calibration import load_calibration, state_calibration
+    from simulator.scenarios import find_scenario, load_scenario, plan_runs
+    from simulator.validate import validate_run
+
+    spec = load_scenario(find_scenario(scenario, Path.cwd()))  # bad input: exit 2 first
+    state = options(ctx).state()
+    client = ControlClient(state)
+    env = client.env()
+    if spec.config or any(v.config for v in spec.variants):
+        _stderr(
+            "rdsbox: warning: the scenario's `config` is not applied: both sides use the "
+            "running sandbox's configuration"
+        )
+        spec = spec.model_copy(
+            update={
+                "config": {},
+                "variants": tuple(v.model_copy(update={"config": {}}) for v in spec.variants),
+            }
+        )
+    stored = state_calibration(state)
+    chosen = calibration or (stored if stored.is_file() else None)
+    seconds = duration if duration is not None else (min(SHORT_S, spec.duration) if short else None)
+    planned = plan_runs(
+        spec,
+        _running_config(state).model_dump(mode="json"),
+        duration=seconds,
+        calibration=load_calibration(chosen),
+    )
+    store = MetricsStore(state.metrics_file) if state.metrics_file.is_file() else None
+    try:
+        results = [
+            validate_run(plan, client, env, store, None if as_json else _stderr) for plan in planned
+        ]
+    finally:
+        if store is not None:
+            store.close()
+    rows = [row for result in results for row in result.rows]
+    ok = bool(rows) and all(row.ok for row in rows)
+    notes = [f"{r.plan.name}: fault failed: {e}" for r in results for e in r.sandbox.fault_errors]
+    if as_json:
+        print_json(
+            {
+                "scenario": spec.name,
+                "calibration": str(chosen) if chosen else "defaults",
+                "rows": [row.to_json() for row in rows],
+                "ok": ok,
+                "notes": notes,
+            }
+        )
+    else:
+        _table(spec.name, rows, str(chosen) if chosen else "built-in defaults")
+        for note in notes:
+            _stderr(note)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _format(figure: str, value: float) -> str:
+    if figure == "hit_ratio":
+        return f"{value:.1%}"
+    if figure in {"throughput", "db_connections"}:
+        return f"{value:,.1f}"
+    return f"{value:.2f}"
+
+
+def _table(name: str, rows: list[Row], calibration: str) -> None:
+    from rich.table import Table
+
+    from sandbox.cli.render import console
+
+    table = Table(title=f"Validated: {name} (calibration: {calibration})", title_justify="left")
+    for column in ("run", "figure", "sandbox", "model", "error", "target", ""):
+        table.add_column(column, justify="left" if column in ("run", "figure") else "right")
+    for row in rows:
+        cells: list[Any] = [
+            row.run,
+            row.figure,
+            _format(row.figure, row.sandbox),
+            _format(row.figure, row.model),
+            "inf" if row.error == float("inf") else f"{row.error:.1%}",
+            f"{row.target:.0%}",
+            "[green]ok[/green]" if row.ok else "[red]off[/red]",
+        ]
+        table.add_row(*cells)
+    console().print(table)

@@ -1,0 +1,146 @@
+"""`rdsbox sim validate`: run a scenario in the running sandbox and in the model, compare.
+
+The sandbox side runs each planned run's phases back to back with
+:func:`sandbox.workload.loadgen.run_load` and applies the scenario's faults on a timer
+through the control API, each with a write probe on the run's write path
+(:mod:`simulator.downtime`). Peak database connections come from the sandbox's metrics
+store (the collector's ``DatabaseConnections`` of the database nodes) over the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from sandbox.client import ControlClient
+from sandbox.metrics.store import MetricsStore
+from sandbox.scenario.model import TimedFault
+from sandbox.workload.endpoints import Endpoints
+from sandbox.workload.loadgen import run_load
+from sandbox.workload.spec import LoadSummary
+from simulator.compare import Row, compare, downtime_rows, figures
+from simulator.downtime import WriteProbe
+from simulator.runner import RunResult, simulate
+from simulator.scenarios import PlannedRun
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SandboxRun:
+    """What one planned run did in the sandbox."""
+
+    phases: list[LoadSummary]
+    downtime_s: list[float | None]
+    started: float
+    ended: float
+    fault_errors: list[str] = field(default_factory=list)
+
+
+class _FaultTimer:
+    """Applies timed faults from a thread, each with a write probe started just before."""
+
+    def __init__(
+        self, client: ControlClient, endpoints: Endpoints, faults: list[TimedFault], path: str
+    ) -> None:
+        self.client, self.endpoints, self.faults = client, endpoints, faults
+        self.write_path = endpoints.write_path(path)  # type: ignore[arg-type]
+        self.stop = threading.Event()
+        self.downtime: list[float | None] = [None] * len(faults)
+        self.errors: list[str] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self.began = time.monotonic()
+        self._thread.start()
+
+    def join(self) -> None:
+        self.stop.set()
+        self._thread.join(180)
+
+    def _run(self) -> None:
+        for index, fault in sorted(enumerate(self.faults), key=lambda item: item[1].at):
+            # Event.wait: a stop (the load ended early) cancels the remaining faults.
+            if self.stop.wait(max(0.0, self.began + fault.at - time.monotonic())):
+                return
+            probe = WriteProbe(self.endpoints, self.write_path)
+            probe.start()
+            try:
+                options = {k: float(v) for k, v in fault.options.items()}
+                self.client.fault(fault.fault, fault.target, fault.seconds, **options)
+            except Exception as exc:  # reported beside the table, the run goes on
+                self.errors.append(f"{fault.fault} {fault.target or ''}: {exc}")
+            finally:
+                probe.fault_done()
+            self.downtime[index] = probe.result()
+
+
+def run_in_sandbox(
+    plan: PlannedRun, client: ControlClient, env: Mapping[str, str], progress: Progress | None
+) -> SandboxRun:
+    """Run ``plan``'s phases and faults against the running sandbox."""
+    endpoints = Endpoints.from_env(env)
+    timer = _FaultTimer(client, endpoints, plan.faults, plan.phases[0][1].path)
+    started = time.time()
+    timer.start()
+    summaries = []
+    try:
+        for name, spec in plan.phases:
+            if progress is not None:
+                progress(f"sandbox: {plan.name}: phase {name} ({spec.duration:g} s)")
+            summaries.append(run_load(spec, env))
+    finally:
+        timer.join()
+    return SandboxRun(summaries, timer.downtime, started, time.time(), timer.errors)
+
+
+def peak_connections(store: MetricsStore, nodes: list[str], since: float, until: float) -> float:
+    """The highest ``DatabaseConnections`` of the database nodes in ``[since, until]``."""
+    samples = store.query(since, until + 1.0, metrics=["DatabaseConnections"], sources=nodes)
+    return max((s.value for s in samples), default=0.0)
+
+
+@dataclass
+class Validation:
+    """Both sides of one planned run and their comparison."""
+
+    plan: PlannedRun
+    sandbox: SandboxRun
+    model: RunResult
+    rows: list[Row]
+
+
+def validate_run(
+    plan: PlannedRun,
+    client: ControlClient,
+    env: Mapping[str, str],
+    store: MetricsStore | None,
+    progress: Progress | None = None,
+) -> Validation:
+    """Run ``plan`` in the sandbox and in the model; the rows of figures side by side."""
+    measured = run_in_sandbox(plan, client, env, progress)
+    if progress is not None:
+        progress(f"model: {plan.name}")
+    model = simulate(
+        plan.config,
+        plan.phases,
+        plan.faults,
+        plan.calibration,
+        plan.seed,
+        plan.poisson,
+        name=plan.name,
+    )
+    duration = sum(spec.duration for _, spec in plan.phases)
+    sandbox_figures = figures(measured.phases, duration)
+    model_figures = figures(list(model.phases.values()), duration)
+    if store is not None and model.peak_db_connections:
+        nodes = list(model.peak_db_connections)
+        peak = peak_connections(store, nodes, measured.started, measured.ended)
+        if peak > 0:
+            sandbox_figures["db_connections"] = peak
+            model_figures["db_connections"] = float(max(model.peak_db_connections.values()))
+    rows = compare(plan.name, sandbox_figures, model_figures)
+    rows += downtime_rows(plan.name, measured.downtime_s, model.downtime_s)
+    return Validation(plan, measured, model, rows)
