@@ -108,7 +108,7 @@ class RunAs:
 
 def write_private(path: Path, text: str, owner: RunAs | None = None) -> Path:
     """Write ``text`` to a 0600 file (secrets live in such files), handed to ``owner``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)

@@ -2,8 +2,9 @@
 
 Every server runs in its own session (process group) so that the whole group can be
 signalled, also by a later ``rdsbox down`` after the supervisor was SIGKILLed. A pid file
-records the pid, the process start time (from /proc) and the program; a pid whose start
-time differs is a reused number and is left alone.
+records the pid, the process start time (from /proc), the boot it was written in and the
+program; a pid whose start time or boot differs is a reused number and is left alone
+(start times count from boot, so after a reboot only the boot id tells them apart).
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def boot_id() -> str:
+    """This boot's random id (empty when the kernel does not offer one)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def is_zombie(pid: int) -> bool:
     """True for a process that exited but was not reaped."""
     try:
@@ -51,9 +60,14 @@ class PidRecord:
     program: str
     #: How to stop it gracefully (postgres: SIGINT, a "fast" shutdown).
     stop_signal: str = "SIGTERM"
+    #: The boot the process was started in (empty in pid files of older versions).
+    boot: str = ""
 
     def alive(self) -> bool:
-        """Same pid, same start time, not a zombie: the process we started is still there."""
+        """Same boot, same pid, same start time, not a zombie: the process we started is
+        still there (and not another program that got its number after a reboot)."""
+        if self.boot and self.boot != boot_id():
+            return False
         return process_start_time(self.pid) == self.start_time and not is_zombie(self.pid)
 
     def write(self, path: Path) -> None:
@@ -66,6 +80,7 @@ class PidRecord:
                     "start": self.start_time,
                     "prog": self.program,
                     "stop": self.stop_signal,
+                    "boot": self.boot,
                 }
             )
         )
@@ -81,6 +96,7 @@ class PidRecord:
                 int(data["start"]),
                 str(data["prog"]),
                 str(data.get("stop", "SIGTERM")),
+                str(data.get("boot") or ""),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -89,7 +105,7 @@ class PidRecord:
     def of(cls, pid: int, program: str, stop_signal: str = "SIGTERM") -> PidRecord | None:
         """Record the running process ``pid``."""
         start = process_start_time(pid)
-        return None if start is None else cls(pid, start, program, stop_signal)
+        return None if start is None else cls(pid, start, program, stop_signal, boot_id())
 
 
 def raise_nofile_limit() -> None:
@@ -123,6 +139,10 @@ def spawn(
             cwd=cwd,
             env=dict(env) if env is not None else None,
             start_new_session=True,
+            # Servers rewrite files that hold secrets (Sentinel's and Redis's CONFIG
+            # REWRITE replace the 0600 file with a new one): whatever they create is
+            # private to their user.
+            umask=0o077,
             user=run_as.uid if switch and run_as else None,
             group=run_as.gid if switch and run_as else None,
             extra_groups=[] if switch else None,

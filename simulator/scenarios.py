@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from sandbox.config import SandboxConfig, config_from_mapping
 from sandbox.errors import ConfigError
+from sandbox.scenario import loader as scenario_loader
 from sandbox.scenario.model import Scenario, TimedFault
 from sandbox.workload.spec import LoadSpec
 from simulator.calibration import Calibration
@@ -57,17 +58,9 @@ def find_scenario(name: str, cwd: Path) -> Path:
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Read and validate a scenario file (one-line ConfigError on any problem)."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the scenario ({exc.strerror or exc})") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML; fix the syntax") from exc
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: {_first_error(exc)}") from exc
+    """Read and validate a scenario file (one-line ConfigError on any problem): the
+    sandbox's loader, so the simulator and `rdsbox scenario` read files alike."""
+    return scenario_loader.load_scenario(path)
 
 
 def _first_error(exc: ValidationError) -> str:

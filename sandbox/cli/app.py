@@ -273,15 +273,24 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except RdsboxError as exc:
-        sys.stderr.write(f"rdsbox: error: {exc}\n")
+        # One line whatever the message quotes (a name given with a newline in it).
+        sys.stderr.write(f"rdsbox: error: {' '.join(str(exc).splitlines())}\n")
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.stderr.write("rdsbox: interrupted\n")
         sys.exit(130)
     except typer.TyperException as exc:
-        # Typer vendors click; its usage errors carry show() and exit_code (2).
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        sys.exit(int(getattr(exc, "exit_code", 2)))
+        # Typer vendors click; its usage errors carry show(), format_message(), ctx and
+        # exit_code (2). `rdsbox` alone shows the help; every other usage error is one line.
+        code = int(getattr(exc, "exit_code", 2))
+        message = getattr(exc, "format_message", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" or not callable(message):
+            show = getattr(exc, "show", None)
+            if callable(show):
+                show()
+            sys.exit(code)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        sys.stderr.write(f"rdsbox: error: {' '.join(str(message()).splitlines())}{hint}\n")
+        sys.exit(code)
     sys.exit(code if isinstance(code, int) else 0)

@@ -74,6 +74,8 @@ def status(document: dict[str, Any]) -> None:
             health,
         )
     console().print(table)
+    for name, problem in sorted((document.get("problems") or {}).items()):
+        console().print(f"[red]{name}: {problem}[/red]")
     endpoints(document)
 
 

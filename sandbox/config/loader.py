@@ -140,6 +140,12 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return _one_line(f"{source}: {_describe(exc.errors()[0])}")
 
 
+def parse_yaml(text: str, display: str) -> Any:
+    """Parse ``text`` safely (duplicate keys refused); syntax errors become a one-line
+    :class:`ConfigError` ``FILE:LINE: invalid YAML: ...``. Shared by other file formats."""
+    return _parse_yaml(text, display)
+
+
 def _parse_yaml(text: str, display: str) -> Any:
     """Parse ``text`` safely; report syntax errors as ``FILE:LINE: invalid YAML: ...``."""
     try:
@@ -156,6 +162,15 @@ def _parse_yaml(text: str, display: str) -> Any:
         raise ConfigError(_one_line(f"{where}: invalid YAML: {problem}; fix the syntax")) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(_one_line(f"{display}: invalid YAML: {exc}; fix the syntax")) from exc
+    except (ValueError, OverflowError) as exc:
+        # A scalar YAML reads as a date or number that does not exist (`2020-02-30`).
+        raise ConfigError(
+            _one_line(f"{display}: invalid YAML value: {exc}; quote it to make it text")
+        ) from exc
+    except RecursionError as exc:
+        raise ConfigError(
+            f"{display}: invalid YAML: nested too deeply; flatten the structure"
+        ) from exc
 
 
 def _describe(error: ErrorDetails) -> str:

@@ -17,7 +17,7 @@ import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, LiteralString
 
 import psycopg
 from psycopg import sql
@@ -176,11 +176,7 @@ class PostgresInstance(ManagedServer):
     def set_master_password(self, password: str) -> None:
         """ALTER ROLE the master user (on the primary; followers get it through WAL)."""
         with self.connect(dbname="postgres") as conn:
-            conn.execute(
-                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(self.settings.username), sql.Literal(password)
-                )
-            )
+            set_role_password(conn, self.settings.username, password)
 
     def _initdb(self) -> None:
         tmp = self.node_dir / "pgdata.new"
@@ -386,3 +382,16 @@ ssl_min_protocol_version = 'TLSv1.2'
             with contextlib.suppress(psycopg.Error):
                 self._health.close()
             self._health = None
+
+
+def set_role_password(
+    conn: psycopg.Connection[Any],
+    role: str,
+    password: str,
+    statement: LiteralString = "ALTER ROLE {} PASSWORD {}",
+) -> None:
+    """Run ``statement`` (role and password placeholders) with a SCRAM verifier computed
+    here in place of the password: the statement never carries the password itself, so a
+    server log that records it (an error, ``log_statement``) holds no secret."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    conn.execute(sql.SQL(statement).format(sql.Identifier(role), sql.Literal(verifier.decode())))

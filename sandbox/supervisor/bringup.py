@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import LiteralString
 
 from psycopg import sql
 
@@ -25,7 +26,12 @@ from sandbox.errors import ComponentFailedError
 from sandbox.process import wait_until
 from sandbox.services.base import ManagedServer
 from sandbox.services.pg_template import TemplateCache, cache_root
-from sandbox.services.postgres import REPLICATION_USER, PostgresInstance, slot_name
+from sandbox.services.postgres import (
+    REPLICATION_USER,
+    PostgresInstance,
+    set_role_password,
+    slot_name,
+)
 from sandbox.supervisor.cluster import Cluster, Progress
 
 
@@ -54,18 +60,14 @@ def bootstrap_primary(primary: PostgresInstance, followers: list[PostgresInstanc
         ).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(settings.db_name)))
-        role_sql = (
+        role_sql: LiteralString = (
             "ALTER ROLE {} WITH REPLICATION LOGIN PASSWORD {}"
             if conn.execute(
                 "SELECT 1 FROM pg_roles WHERE rolname = %s", (REPLICATION_USER,)
             ).fetchone()
             else "CREATE ROLE {} WITH REPLICATION LOGIN PASSWORD {}"
         )
-        conn.execute(
-            sql.SQL(role_sql).format(
-                sql.Identifier(REPLICATION_USER), sql.Literal(settings.replication_password)
-            )
-        )
+        set_role_password(conn, REPLICATION_USER, settings.replication_password, role_sql)
     bootstrap_slots(primary, followers)
 
 

@@ -20,6 +20,9 @@ log = logging.getLogger("rdsbox.api")
 
 Handler = Callable[[dict[str, Any]], tuple[int, Any]]
 
+#: Request bodies are small JSON objects; a larger one is refused unread.
+MAX_BODY_BYTES = 65536
+
 
 class ControlApi:
     """A tiny routed HTTP server; handlers return (status, JSON-able body)."""
@@ -65,24 +68,34 @@ class ControlApi:
             return
         try:
             length = int(request.headers.get("Content-Length") or 0)
+            if not 0 <= length <= MAX_BODY_BYTES:
+                raise ValueError(f"Content-Length must be 0..{MAX_BODY_BYTES}")
             body = json.loads(request.rfile.read(length) or b"{}") if length else {}
             if not isinstance(body, dict):
                 raise ValueError("body must be a JSON object")
-        except ValueError as exc:
-            self._answer(request, 400, {"error": f"bad request body: {exc}"})
+        except (ValueError, RecursionError) as exc:
+            # RecursionError: JSON nested thousands deep.
+            self._answer(request, 400, {"error": _one_line(f"bad request body: {exc}")})
             return
         try:
             status, answer = handler(body)
         except Exception as exc:
             log.exception("control API handler failed")
-            status, answer = 500, {"error": str(exc)}
+            status, answer = 500, {"error": _one_line(str(exc))}
         self._answer(request, status, answer)
 
     @staticmethod
     def _answer(request: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+        if isinstance(body, dict) and isinstance(body.get("error"), str):
+            # One line whatever the message quotes (a target given with a newline in it).
+            body = {**body, "error": _one_line(body["error"])}
         data = json.dumps(body).encode()
         request.send_response(status)
         request.send_header("Content-Type", "application/json")
         request.send_header("Content-Length", str(len(data)))
         request.end_headers()
         request.wfile.write(data)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())

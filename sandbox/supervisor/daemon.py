@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import threading
@@ -159,20 +160,21 @@ class Supervisor:
         document = status_document(self.cluster, self.snapshot, os.getpid())
         if self.faults is not None:
             document["faults"] = self.faults.describe()
+            document["problems"] = self.faults.ha.problems()
         return document
 
     def _fault(self, body: dict[str, Any]) -> tuple[int, Any]:
         assert self.faults is not None
-        seconds, options = body.get("seconds"), body.get("options") or {}
-        if seconds is not None and not _is_number(seconds):
-            return 400, {"error": "seconds must be a number"}
-        if not isinstance(options, dict) or not all(map(_is_number, options.values())):
-            return 400, {"error": "options must map names to numbers"}
-        target = body.get("target")
-        if target is not None and not isinstance(target, str):
-            return 400, {"error": "target must be text"}
+        problem = fault_body_problem(body)
+        if problem is not None:
+            return 400, {"error": problem}
         try:
-            done = self.faults.apply(str(body.get("fault")), target, seconds, options)
+            done = self.faults.apply(
+                str(body.get("fault")),
+                body.get("target"),
+                body.get("seconds"),
+                body.get("options") or {},  # checked above: a mapping or None
+            )
         except RdsboxError as exc:
             return 400, {"error": str(exc)}
         return 200, {"done": done}
@@ -191,5 +193,34 @@ class Supervisor:
         return 202, {"stopping": True}
 
 
+#: Longest fault duration (a day): longer timers overflow, and a fault without --for
+#: lasts until `rdsbox fault clear` anyway.
+MAX_FAULT_SECONDS = 86400.0
+#: Largest value of a fault option (latency ms and jitter: ten minutes).
+MAX_FAULT_OPTION = 600_000.0
+
+
+def fault_body_problem(body: dict[str, Any]) -> str | None:
+    """What is wrong with a ``POST /v1/fault`` body's types and ranges, or None. Names
+    and targets are the fault's own business (they answer with the valid ones)."""
+    fault, target = body.get("fault"), body.get("target")
+    seconds = body.get("seconds")
+    # None (or no key) means no options; an empty list or text is no mapping of options.
+    options = {} if body.get("options") is None else body["options"]
+    if not isinstance(fault, str):
+        return "fault must be text (a fault name, e.g. latency)"
+    if target is not None and not isinstance(target, str):
+        return "target must be text"
+    if seconds is not None and not (_is_number(seconds) and 0 < seconds <= MAX_FAULT_SECONDS):
+        return f"seconds (--for) must be a number > 0 and <= {MAX_FAULT_SECONDS:g}"
+    if not isinstance(options, dict) or not all(
+        isinstance(key, str) and _is_number(value) and 0 <= value <= MAX_FAULT_OPTION
+        for key, value in options.items()
+    ):
+        return f"options (--ms, --jitter) must map names to numbers from 0 to {MAX_FAULT_OPTION:g}"
+    return None
+
+
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number (JSON from Python may hold NaN and Infinity)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -17,14 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from sandbox.errors import UnknownNameError
-from sandbox.services.base import ManagedServer
+from sandbox.errors import PortBusyError, RdsboxError, UnknownNameError
+from sandbox.services.base import HOST, ManagedServer
 from sandbox.services.redis import RedisNode, Sentinel
 from sandbox.supervisor.cluster import Cluster
 from sandbox.supervisor.db_actions import DatabaseActions
 from sandbox.supervisor.decision import Decision
 from sandbox.supervisor.events import EventLog
 from sandbox.supervisor.snapshot import Snapshot
+from sandbox.topology import port_is_free
 
 #: Attempts to bring a failed former primary back before giving up (each reported).
 MAX_REJOIN_ATTEMPTS = 3
@@ -39,6 +40,8 @@ class Memory:
     rejoin_attempts: dict[str, int] = field(default_factory=dict)
     #: Components a fault stopped on purpose: never restarted behind the user's back.
     held: set[str] = field(default_factory=set)
+    #: Why a component could not be restarted (shown by `rdsbox status`), by name.
+    problems: dict[str, str] = field(default_factory=dict)
     #: When the last promotion happened (replicas follow and the old primary rejoins after
     #: their timing-profile delays from then).
     promoted_at: float = float("-inf")
@@ -290,9 +293,29 @@ class HighAvailability:
             # A crashed primary restarted without Sentinel must not become its own replica.
             server.primary_port = None if server is primary else primary.port
         server.kill()
-        server.start()
+        try:
+            if not port_is_free(server.port):
+                # Another program took the port while the server was down: say so (once)
+                # and try again next cycle instead of starting a server doomed to fail.
+                raise PortBusyError(
+                    f"port {server.port} on {HOST} is taken by another program; "
+                    f"{server.name} restarts once it is free"
+                )
+            server.start()
+        except RdsboxError as exc:
+            if self.memory.problems.get(server.name) != str(exc):
+                self.memory.problems[server.name] = str(exc)
+                self.events.record(
+                    server.name, "availability", f"{server.kind} could not be restarted: {exc}"
+                )
+            raise
+        self.memory.problems.pop(server.name, None)
         if server is cluster.moto and cluster.secret_arn is not None:
             cluster.secret_arn = cluster.moto.put_secret(
                 cluster.config.secret.name, cluster.secret_value()
             )
         self.events.record(server.name, "availability", f"{server.kind} restarted after a crash.")
+
+    def problems(self) -> dict[str, str]:
+        """Components that could not be restarted and why."""
+        return dict(self.memory.problems)

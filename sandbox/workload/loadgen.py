@@ -26,7 +26,7 @@ import redis
 
 from sandbox.errors import RdsboxError
 from sandbox.metrics.schema import LOAD_SOURCE, Sample
-from sandbox.metrics.store import MetricsStore
+from sandbox.metrics.store import MetricsStore, MetricsStoreError
 from sandbox.workload.cache import CacheOps
 from sandbox.workload.consistency import AckLog, SharedLag
 from sandbox.workload.db import TABLE, seed_users
@@ -274,14 +274,21 @@ def _collect(
     emitted, done, elapsed = 0, 0, 0.0
     deadline = time.monotonic() + spec.duration + spec.timeout + 30
 
+    writable = [store]  # emptied when the store fails: the load goes on without series
+
     def emit(second: int) -> None:
         interval = Stats()
         for stats in pending.pop(second, []):
             interval.add(stats)
         total.add(interval)
         backlog = run.backlog()
-        if store is not None:
-            store.write(interval_samples(clock_start + second + 1, interval, backlog))
+        if writable and writable[0] is not None:
+            try:
+                writable[0].write(interval_samples(clock_start + second + 1, interval, backlog))
+            except MetricsStoreError as exc:  # a full disk must not end the run
+                writable.clear()
+                if progress is not None:
+                    progress(f"metrics paused for the rest of this run: {exc}")
         if progress is not None:
             progress(progress_line(second, total, interval, backlog))
         run.sample_lag(lag)

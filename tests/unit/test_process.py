@@ -4,6 +4,7 @@ The only children started are ``sleep`` processes, each stopped by a fixture."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -114,6 +115,22 @@ def test_wrong_start_time_is_not_our_process(tmp_path: Path, spawn_sleep: Spawne
     assert running(proc)
     os.kill(proc.pid, 0)
     assert real.alive()
+
+
+def test_a_record_of_another_boot_is_not_our_process(tmp_path: Path, spawn_sleep: Spawner) -> None:
+    # After a reboot the same pid may start at the same tick count since boot: only the
+    # boot id tells the two apart.
+    proc = spawn_sleep()
+    real = PidRecord.read(tmp_path / "sleeper.pid")
+    assert real is not None and real.boot and real.alive()
+    other_boot = dataclasses.replace(real, boot="00000000-0000-0000-0000-000000000000")
+    assert not other_boot.alive()
+    pid_path = tmp_path / "old-boot.pid"
+    other_boot.write(pid_path)
+    assert stop_recorded(pid_path, timeout=1.0) is False
+    assert running(proc)
+    # Pid files of older versions carry no boot id: start time alone decides.
+    assert dataclasses.replace(real, boot="").alive()
 
 
 def test_stop_recorded_without_a_pid_file(tmp_path: Path) -> None:

@@ -1,0 +1,242 @@
+"""The supervisor's own faults, with real processes: SIGKILLed, stale pid files after a
+reboot, a full disk under the metrics store, ports taken by other programs while running."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.client import ControlClient
+from sandbox.config.loader import config_from_mapping
+from sandbox.process import process_start_time
+from sandbox.statedir import StateDir
+from sandbox.supervisor.events import read_events
+from sandbox.topology import Topology
+from tests.support import Sandbox, listening, pid_alive, wait_for
+
+pytestmark = pytest.mark.integration
+
+# Every kind of server, as few of each as will do: keeps these tests quick.
+SMALL = {
+    "database": {"multi_az": False, "read_replicas": 1, "max_connections": 50},
+    "cache": {"num_cache_clusters": 2},
+}
+
+
+def _server_pids(status: dict[str, Any]) -> list[int]:
+    pids = [int(c["pid"]) for c in status["components"] if c["pid"]]
+    return [*pids, int(status["endpoint_router"]["pid"])]
+
+
+def _assert_nothing_left(box: Sandbox, pids: list[int]) -> None:
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=10)
+    assert list(box.processes()) == []
+    assert not [p for p in box.all_ports() if listening(p)]
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def _events(box: Sandbox) -> list[dict[str, str]]:
+    # Read in-process: polling through a fresh `rdsbox` per attempt costs seconds.
+    return [asdict(e) for e in read_events(StateDir(box.state_dir).events_file)]
+
+
+def _status(box: Sandbox) -> dict[str, Any]:
+    return ControlClient(StateDir(box.state_dir)).status()
+
+
+@pytest.fixture(scope="module")
+def small(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    """One small sandbox (not running between tests) for the lifecycle cases."""
+    return make_sandbox(SMALL)
+
+
+def test_up_after_a_sigkilled_supervisor_restarts_cleanly_and_down_cleans_all(
+    small: Sandbox,
+) -> None:
+    box = small
+    status = box.up()
+    with box.db(status["endpoints"]["proxy"]["port"]) as conn:
+        conn.execute("CREATE TABLE kept (v int)")
+        conn.execute("INSERT INTO kept VALUES (42)")
+    supervisor = int(status["supervisor"]["pid"])
+    orphans = _server_pids(status)
+    os.kill(supervisor, signal.SIGKILL)
+    wait_for(lambda: not pid_alive(supervisor))
+    assert all(pid_alive(p) for p in orphans), "servers outlive their supervisor"
+    assert box.rdsbox("status").returncode == 3
+
+    # `up` stops the orphans (their pid files name them) and starts afresh on the same data.
+    again = box.up()
+    assert again["healthy"]
+    assert not any(pid_alive(p) for p in orphans)
+    assert set(_server_pids(again)).isdisjoint(orphans)
+    with box.db(again["endpoints"]["writer"]["port"]) as conn:
+        assert conn.execute("SELECT v FROM kept").fetchone() == (42,)
+    new_pids = [*_server_pids(again), int(again["supervisor"]["pid"])]
+    box.down()
+    _assert_nothing_left(box, new_pids)
+
+
+@pytest.fixture
+def stranger() -> Iterator[subprocess.Popen[bytes]]:
+    """Another user's program that got a pid the sandbox once used."""
+    proc = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_pid_files_naming_other_programs_after_a_reboot_are_left_alone(
+    small: Sandbox, stranger: subprocess.Popen[bytes]
+) -> None:
+    box = small
+    topology = Topology(config_from_mapping({**SMALL, "port_base": box.port_base}))
+    names = [str(c["name"]) for c in topology.planned_components()]
+    names += ["supervisor", "endpoints"]
+    (box.state_dir / "run").mkdir(parents=True, exist_ok=True)
+    # The machine "reboots": pid files of every process survive, every process is gone,
+    # and the numbers belong to someone else now. Half the files carry the stranger's very start
+    # time (the same tick count since boot), but of an earlier boot; the other half
+    # carry this boot and a start time that is not the stranger's.
+    start = process_start_time(stranger.pid)
+    assert start is not None
+    for index, name in enumerate(names):
+        earlier_boot = index % 2 == 0
+        record = {
+            "pid": stranger.pid,
+            "start": start if earlier_boot else start - 1,
+            "prog": "/usr/lib/postgresql/16/bin/postgres",
+            "stop": "SIGINT",
+            "boot": "00000000-0000-0000-0000-000000000000" if earlier_boot else "",
+        }
+        (box.state_dir / "run" / f"{name}.pid").write_text(json.dumps(record))
+
+    assert box.rdsbox("status").returncode == 3
+    assert stranger.poll() is None
+    down = json.loads(box.rdsbox("down", "--json", check=True).stdout)
+    assert down["swept"] == [] and stranger.poll() is None
+    status = box.up()
+    assert status["healthy"] and stranger.poll() is None
+    box.down()
+    assert stranger.poll() is None, "rdsbox signalled a process it did not start"
+
+
+@pytest.fixture(scope="module")
+def tiny_disk(state_root: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs: a disk that really fills up (mounting needs root)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = state_root / "tiny-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture(scope="module")
+def box(make_sandbox: Callable[..., Sandbox], tiny_disk: Path) -> Iterator[Sandbox]:
+    """A running sandbox whose metrics store lives on the tiny disk."""
+    box = make_sandbox(SMALL)
+    box.state_dir.mkdir(mode=0o711)
+    (box.state_dir / "metrics.db").symlink_to(tiny_disk / "metrics.db")
+    box.up()
+    yield box
+    box.rdsbox("down", "--purge")
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with open(filler, "wb") as handle, contextlib.suppress(OSError):
+        while True:
+            handle.write(b"\0" * 65536)
+            handle.flush()
+    return filler
+
+
+def test_a_full_disk_pauses_metrics_while_the_sandbox_serves(box: Sandbox, tiny_disk: Path) -> None:
+    wait_for(lambda: (tiny_disk / "metrics.db").stat().st_size > 0)
+    filler = _fill(tiny_disk)
+    try:
+        paused = wait_for(
+            lambda: [e for e in _events(box) if "Metrics collection paused" in e["message"]],
+            timeout=30,
+        )
+        assert len(paused) == 1
+        status = _status(box)
+        assert status["healthy"] and pid_alive(int(status["supervisor"]["pid"]))
+        with box.db(status["endpoints"]["proxy"]["port"]) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS during_full_disk (v int)")
+            conn.execute("INSERT INTO during_full_disk VALUES (1)")
+        cache = box.cache(status["endpoints"]["cache_primary"]["port"])
+        assert cache.set("full-disk", "still serving")
+        # A load run writes its series to the same store: it carries on without them.
+        load = box.rdsbox("load", "--duration", "1", "--rate", "20", "--json", check=True)
+        assert json.loads(load.stdout)["ops"] > 0
+    finally:
+        filler.unlink()
+    wait_for(
+        lambda: [e for e in _events(box) if "Metrics collection resumed" in e["message"]],
+        timeout=30,
+    )
+
+
+def test_a_taken_relay_port_fails_the_fault_with_one_line(box: Sandbox) -> None:
+    topology = Topology(config_from_mapping({**SMALL, "port_base": box.port_base}))
+    port = topology.relay_port("writer")
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        result = box.rdsbox("fault", "latency", "writer", "--ms", "5")
+        _one_line_error(result, str(port), "taken")
+    assert _status(box)["healthy"]
+    assert json.loads(box.rdsbox("fault", "clear", "--json", check=True).stdout)["done"]
+
+
+def test_a_port_taken_while_a_server_is_down_is_reported_not_crashed_on(box: Sandbox) -> None:
+    status = _status(box)
+    (replica,) = box.component(status, "redis", "replica")
+    name, port = replica["name"], int(replica["port"])
+    box.rdsbox("fault", "stop", name, check=True)
+    wait_for(lambda: not listening(port))
+    with socket.socket() as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        box.rdsbox("fault", "start", name, check=True)
+        problem = wait_for(lambda: _status(box).get("problems", {}).get(name), timeout=20)
+        assert str(port) in problem and "taken" in problem
+        events = [e for e in _events(box) if e["source"] == name and "could not" in e["message"]]
+        assert len(events) == 1, events  # reported once, not once per control-loop cycle
+        human = box.rdsbox("status")
+        assert human.returncode == 1 and "taken" in human.stdout
+        now = _status(box)
+        assert pid_alive(int(now["supervisor"]["pid"]))
+        others = [c for c in now["components"] if c["name"] != name]
+        assert all(c["healthy"] for c in others)
+    recovered = wait_for(lambda: (s := _status(box))["healthy"] and s, timeout=30)
+    assert name not in recovered["problems"]
+    restarted = [e for e in _events(box) if e["source"] == name and "restarted" in e["message"]]
+    assert restarted
