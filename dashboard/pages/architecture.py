@@ -1,0 +1,69 @@
+"""Architecture: the live topology (roles, health, endpoints, routes), the buttons that
+fail it over, and the event timeline."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from dashboard import actions, widgets
+from dashboard.diagram import primaries, topology_dot
+from dashboard.handles import Handles, handles
+from sandbox.metrics.schema import LOAD_SOURCE
+
+
+def load_label(h: Handles) -> str | None:
+    """What drives the application box: the latest load throughput, if any in 5 s."""
+    now = time.time()
+    frame = h.metrics.series(["Requests", "Errors"], now - 5, now + 1, 1.0, sources=[LOAD_SOURCE])
+    if frame.empty:
+        return "load job running" if h.job("load").running() else None
+    last = frame[frame["time"] == frame["time"].max()]
+    values = dict(zip(last["metric"], last["value"], strict=False))
+    return f"load: {values.get('Requests', 0):.0f} req/s, {values.get('Errors', 0):.0f} errors/s"
+
+
+def render() -> None:
+    """The page."""
+    h = handles()
+    st.title("Architecture")
+    if widgets.running_status(h) is None:
+        return
+
+    @st.fragment(run_every=1)
+    def live() -> None:
+        status = h.status()
+        if status is None:
+            st.rerun()
+            return
+        db_primary, cache_primary = primaries(status)
+        components = status.get("components") or []
+        healthy = sum(1 for c in components if c["healthy"])
+        cols = st.columns(4)
+        cols[0].metric("Database primary", db_primary or "none")
+        cols[1].metric("Cache primary", cache_primary or "none")
+        cols[2].metric("Healthy components", f"{healthy}/{len(components)}")
+        cols[3].metric("Timing profile", str(status.get("profile", "?")))
+        st.graphviz_chart(topology_dot(status, load_label(h)), width="stretch")
+
+    live()
+    cols = st.columns(3)
+    if cols[0].button("Fail over the database", key="arch-db-failover", type="primary"):
+        actions.fault(h, "db-failover")
+    if cols[1].button("Fail over the cache", key="arch-cache-failover"):
+        actions.fault(h, "cache-failover")
+    if cols[2].button("Clear all faults", key="arch-clear"):
+        actions.fault(h, "clear")
+
+    @st.fragment(run_every=1)
+    def timeline() -> None:
+        actions.show(3)
+        st.subheader("Events")
+        widgets.event_timeline(h)
+
+    timeline()
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,70 @@
+"""Pieces several pages show: the "no sandbox" notice with its start button, the event
+timeline, a titled line chart."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.handles import Handles, up_args
+from sandbox.supervisor.events import read_events
+
+
+def running_status(handles: Handles) -> dict[str, Any] | None:
+    """The sandbox's status, or None after showing how to start one (and a button that
+    does: `rdsbox up` in the background; the page reloads once it is up)."""
+    status = handles.status()
+    if status is None:
+        no_sandbox(handles)
+    return status
+
+
+def no_sandbox(handles: Handles) -> None:
+    """Say that no sandbox runs here, how to start one, and offer to."""
+    root = handles.state.root
+    st.warning(f"No sandbox is running in `{root}`.")
+    st.markdown(
+        "Start one from a terminal and this page follows it:\n\n"
+        f"```sh\nrdsbox --state-dir {root} up\n```\n\n"
+        "or start it from here (it takes a few seconds):"
+    )
+    job = handles.job("up")
+    if st.button("Start the sandbox", key="start-sandbox", type="primary"):
+        job.start([*up_args(), "up"])
+
+    @st.fragment(run_every=1)
+    def progress() -> None:
+        if handles.status() is not None:
+            st.rerun()  # the whole page, now with a sandbox
+        if job.running():
+            st.info("Starting the sandbox…\n\n" + "\n".join(job.output(8)))
+        elif any(line.startswith("rdsbox: error") for line in job.output(5)):
+            st.error("`rdsbox up` failed:\n\n```\n" + "\n".join(job.output(12)) + "\n```")
+
+    progress()
+
+
+def event_timeline(handles: Handles, limit: int = 40) -> None:
+    """The newest RDS-style events first (faults, failovers, restarts)."""
+    events = read_events(handles.state.events_file)[-limit:]
+    if not events:
+        st.caption("No events yet.")
+        return
+    frame = pd.DataFrame([asdict(e) for e in reversed(events)])
+    st.dataframe(
+        frame[["time", "source", "category", "message"]],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def line_chart(title: str, frame: pd.DataFrame, unit: str, empty: str = "no data yet") -> None:
+    """A titled line chart of a wide frame (time index, one column per line)."""
+    st.markdown(f"**{title}** ({unit})")
+    if frame.empty:
+        st.caption(empty)
+        return
+    st.line_chart(frame, height=220, y_label=unit)
