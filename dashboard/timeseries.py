@@ -98,11 +98,13 @@ class MetricsReader:
                 self._db = None
 
 
-def wide(frame: pd.DataFrame, by: str, rename: dict[str, str] | None = None) -> pd.DataFrame:
-    """One column per value of ``by`` (``source`` or ``metric``), indexed by time: the shape
-    ``st.line_chart`` draws. Several rows for one cell (other key differs) are summed."""
+def lines(frame: pd.DataFrame, by: str, names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Chart data: columns ``time``, ``line`` (the value of ``by``, ``source`` or
+    ``metric``, renamed through ``names``) and ``value``; rows that share a time and a
+    line (the same metric of several sources) are summed."""
     if frame.empty:
-        return pd.DataFrame()
-    table = frame.pivot_table(index="time", columns=by, values="value", aggfunc="sum")
-    table.columns.name = None
-    return table.rename(columns=rename or {})
+        return pd.DataFrame(columns=["time", "line", "value"])
+    data = frame[["time", by, "value"]].rename(columns={by: "line"})
+    if names:
+        data["line"] = data["line"].replace(names)
+    return data.groupby(["time", "line"], as_index=False, sort=False).agg({"value": "sum"})

@@ -31,23 +31,6 @@ def render() -> None:
     if widgets.running_status(h) is None:
         return
 
-    @st.fragment(run_every=1)
-    def live() -> None:
-        status = h.status()
-        if status is None:
-            st.rerun()
-            return
-        db_primary, cache_primary = primaries(status)
-        components = status.get("components") or []
-        healthy = sum(1 for c in components if c["healthy"])
-        cols = st.columns(4)
-        cols[0].metric("Database primary", db_primary or "none")
-        cols[1].metric("Cache primary", cache_primary or "none")
-        cols[2].metric("Healthy components", f"{healthy}/{len(components)}")
-        cols[3].metric("Timing profile", str(status.get("profile", "?")))
-        st.graphviz_chart(topology_dot(status, load_label(h)), width="stretch")
-
-    live()
     cols = st.columns(3)
     if cols[0].button("Fail over the database", key="arch-db-failover", type="primary"):
         actions.fault(h, "db-failover")
@@ -57,8 +40,30 @@ def render() -> None:
         actions.fault(h, "clear")
 
     @st.fragment(run_every=1)
-    def timeline() -> None:
+    def live() -> None:
+        status = h.status()
+        if status is None:
+            st.rerun()
+            return
         actions.show(3)
+        db_primary, cache_primary = primaries(status)
+        components = status.get("components") or []
+        healthy = sum(1 for c in components if c["healthy"])
+        facts = {
+            "Database primary": db_primary or "none",
+            "Cache primary": cache_primary or "none",
+            "Healthy": f"{healthy} of {len(components)} components",
+            "Timing profile": str(status.get("profile", "?")),
+        }
+        # Markdown, not st.metric: metric values cut long node names short.
+        for column, (label, value) in zip(st.columns(4), facts.items(), strict=True):
+            column.markdown(f"{label}  \n**{value}**")
+        st.graphviz_chart(topology_dot(status, load_label(h)), width="stretch")
+
+    live()
+
+    @st.fragment(run_every=1)
+    def timeline() -> None:
         st.subheader("Events")
         widgets.event_timeline(h)
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import widgets
 from dashboard.handles import Handles, handles
-from dashboard.timeseries import wide
+from dashboard.timeseries import lines
 from sandbox.metrics.schema import LOAD_SOURCE
 from sandbox.workload.spec import LoadSpec
 
@@ -88,9 +88,9 @@ def live(h: Handles) -> None:
         1.0,
         sources=[LOAD_SOURCE],
     )
-    table = wide(frame, "metric")
-    if not table.empty:
-        last = table.iloc[-1]
+    if not frame.empty:
+        newest = frame[frame["time"] == frame["time"].max()]
+        last = dict(zip(newest["metric"], newest["value"], strict=True))
         cols = st.columns(4)
         cols[0].metric("Requests/s", f"{last.get('Requests', 0):.0f}")
         cols[1].metric("Errors/s", f"{last.get('Errors', 0):.0f}")
@@ -98,13 +98,11 @@ def live(h: Handles) -> None:
         cols[3].metric("Cache hit ratio", f"{last.get('CacheHitRatio', 0):.1f} %")
     left, right = st.columns(2)
     with left:
-        throughput = table.reindex(columns=["Requests", "Errors"]).dropna(how="all", axis=1)
+        throughput = lines(frame[frame["metric"].isin(["Requests", "Errors"])], "metric")
         widgets.line_chart("Throughput", throughput, "per second", "no load series yet")
     with right:
-        latency = table.reindex(
-            columns=["RequestLatencyP50", "RequestLatencyP95", "RequestLatencyP99"]
-        ).dropna(how="all", axis=1)
-        latency.columns = [c.removeprefix("RequestLatency").lower() for c in latency.columns]
+        names = {f"RequestLatency{p}": p.lower() for p in ("P50", "P95", "P99")}
+        latency = lines(frame[frame["metric"].isin(list(names))], "metric", names)
         widgets.line_chart("Latency", latency, "ms", "no load series yet")
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.handles import handles
-from dashboard.timeseries import bucket_seconds, wide
+from dashboard.timeseries import bucket_seconds, lines
 from dashboard.widgets import line_chart
 from sandbox.metrics.schema import LOAD_SOURCE
 from sandbox.topology import Topology
@@ -60,30 +60,37 @@ def _pick(frame: pd.DataFrame, metrics: tuple[str, ...], sources: tuple[str, ...
     return frame[frame["metric"].isin(metrics) & frame["source"].isin(sources)]
 
 
+def hit_ratio(cache: pd.DataFrame) -> pd.DataFrame:
+    """Hits / (hits + misses) in percent, from ``lines(..., "metric")`` of both counts."""
+    if cache.empty:
+        return cache
+    table = cache.pivot_table(index="time", columns="line", values="value", aggfunc="sum")
+    total = table.sum(axis=1).replace(0, float("nan"))
+    hits = table.get("CacheHits", 0.0)
+    ratio = (100 * hits / total).rename("value").reset_index()
+    return ratio.assign(line="hit ratio")[["time", "line", "value"]]
+
+
 def charts(frame: pd.DataFrame, sources: Sources) -> None:
     """Draw every chart from one downsampled frame."""
     load = (LOAD_SOURCE,)
     hits = ("CacheHits", "CacheMisses")
-    cache = wide(_pick(frame, hits, sources.redis), "metric")
+    cache = lines(_pick(frame, hits, sources.redis), "metric")
     origin = "ElastiCache nodes"
     if cache.empty:  # no collector data: the application's own counts
-        cache, origin = wide(_pick(frame, hits, load), "metric"), "application"
+        cache, origin = lines(_pick(frame, hits, load), "metric"), "application"
     left, right = st.columns(2)
     with left:
         line_chart(f"Cache hits and misses ({origin})", cache, "per second")
     with right:
-        ratio = pd.DataFrame()
-        if not cache.empty:
-            total = cache.sum(axis=1).replace(0, float("nan"))
-            ratio = pd.DataFrame({"hit ratio": 100 * cache.get("CacheHits", 0) / total})
-        line_chart("Cache hit ratio", ratio, "%")
+        line_chart("Cache hit ratio", hit_ratio(cache), "%")
     left, right = st.columns(2)
     with left:
         proxy = _pick(frame, ("ClientConnections", "DatabaseConnections"), (sources.proxy,))
-        line_chart("Proxy: client vs database connections", wide(proxy, "metric"), "connections")
+        line_chart("Proxy: client vs database connections", lines(proxy, "metric"), "connections")
     with right:
         nodes = _pick(frame, ("DatabaseConnections",), sources.postgres)
-        line_chart("Database connections per node", wide(nodes, "source"), "connections")
+        line_chart("Database connections per node", lines(nodes, "source"), "connections")
     left, right = st.columns(2)
     with left:
         requests = pd.concat(
@@ -93,24 +100,24 @@ def charts(frame: pd.DataFrame, sources: Sources) -> None:
             ]
         )
         names = {"QueryRequests": "proxy queries", "Requests": "application requests"}
-        line_chart("Query requests", wide(requests, "metric", names), "per second")
+        line_chart("Query requests", lines(requests, "metric", names), "per second")
     with right:
         latency = _pick(frame, ("RequestLatencyP50", "RequestLatencyP99"), load)
         names = {"RequestLatencyP50": "p50", "RequestLatencyP99": "p99"}
-        line_chart("Application latency", wide(latency, "metric", names), "ms")
+        line_chart("Application latency", lines(latency, "metric", names), "ms")
     left, right = st.columns(2)
     with left:
-        line_chart("Errors", wide(_pick(frame, ("Errors",), load), "metric"), "per second")
+        line_chart("Errors", lines(_pick(frame, ("Errors",), load), "metric"), "per second")
     with right:
         lag = _pick(frame, ("ReplicaLag",), sources.replicas)
-        line_chart("Replica lag", wide(lag, "source"), "seconds")
+        line_chart("Replica lag", lines(lag, "source"), "seconds")
     left, right = st.columns(2)
     with left:
         conns = _pick(frame, ("CurrConnections",), sources.redis)
-        line_chart("Redis connections", wide(conns, "source"), "connections")
+        line_chart("Redis connections", lines(conns, "source"), "connections")
     with right:
         evictions = _pick(frame, ("Evictions",), sources.redis)
-        line_chart("Redis evictions", wide(evictions, "source"), "per second")
+        line_chart("Redis evictions", lines(evictions, "source"), "per second")
 
 
 def render() -> None:

@@ -66,6 +66,7 @@ def streamlit_argv(port: int) -> list[str]:
         "--browser.gatherUsageStats=false",
         "--server.fileWatcherType=none",
         "--global.developmentMode=false",
+        "--client.toolbarMode=viewer",
     ]
 
 
