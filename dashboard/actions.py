@@ -44,13 +44,27 @@ def actions() -> list[Action]:
     return found
 
 
-def submit(handles: Handles, label: str, call: Callable[[], str]) -> Action:
-    """Run ``call`` on the pool; remember it under ``label``."""
-    action = Action(label, time.time(), handles.pool.submit(call))
+def first_click(key: str, seconds: float = 2.0) -> bool:
+    """True unless ``key`` was asked less than ``seconds`` ago in this session.
+
+    Streamlit can call a button's callback twice for one click when a live panel's timed
+    rerun comes in at the same moment (both carry the click); a failover must not run
+    twice. A double click of a presenter is absorbed the same way."""
+    now = time.monotonic()
+    stamps = st.session_state.setdefault("rdsbox_clicks", {})
+    if now - stamps.get(key, -seconds) < seconds:
+        return False
+    stamps[key] = now
+    return True
+
+
+def submit(handles: Handles, label: str, call: Callable[[], str]) -> None:
+    """Run ``call`` on the pool; remember it under ``label`` (once per click)."""
+    if not first_click(label):
+        return
     kept = actions()
-    kept.append(action)
+    kept.append(Action(label, time.time(), handles.pool.submit(call)))
     del kept[:-_KEEP]
-    return action
 
 
 def fault(
@@ -59,13 +73,13 @@ def fault(
     target: str | None = None,
     seconds: float | None = None,
     **options: float,
-) -> Action:
+) -> None:
     """Apply a fault in the background, like `rdsbox fault NAME ...`."""
     words = [name, *([target] if target else [])]
     words += [f"--{key} {value:g}" for key, value in options.items()]
     if seconds:
         words.append(f"--for {seconds:g}")
-    return submit(
+    submit(
         handles,
         "fault " + " ".join(words),
         lambda: handles.client.fault(name, target, seconds, **options),

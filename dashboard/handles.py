@@ -39,8 +39,9 @@ class Handles:
     pool: ThreadPoolExecutor
 
     def job(self, name: str) -> Job:
-        """A background `rdsbox` command of this sandbox (``load``, ``scenario``, ``up``)."""
-        return Job(self.state, name)
+        """A background `rdsbox` command of this sandbox (``load``, ``scenario``, ``up``);
+        only the load stops with the sandbox."""
+        return Job(self.state, name, swept=name == "load")
 
     def status(self) -> dict[str, Any] | None:
         """`rdsbox status --json`, or None when no sandbox runs (or it does not answer)."""

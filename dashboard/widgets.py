@@ -32,8 +32,12 @@ def no_sandbox(handles: Handles) -> None:
         "or start it from here (it takes a few seconds):"
     )
     job = handles.job("up")
-    if st.button("Start the sandbox", key="start-sandbox", type="primary"):
-        job.start([*up_args(), "up"])
+
+    def start() -> None:  # a callback: never lost to the timed rerun below
+        if not job.running():
+            job.start([*up_args(), "up"])
+
+    st.button("Start the sandbox", key="start-sandbox", type="primary", on_click=start)
 
     @st.fragment(run_every=1)
     def progress() -> None:

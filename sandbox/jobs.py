@@ -1,10 +1,12 @@
 """`rdsbox` commands run in the background for one sandbox (the dashboard's load, scenario
 runs and `up`), tracked by a pid file in the state dir.
 
-A job's pid file lives in ``STATE/run/``, so `rdsbox down` stops a load the dashboard
-started together with the servers. Its output goes to ``STATE/logs/job-NAME.log``, and
-``STATE/run/job-NAME.json`` remembers the command line and when it started, so another
-dashboard session (or `rdsbox demo --dashboard`) sees the same job.
+A job that belongs to the running sandbox (the load) keeps its pid file in ``STATE/run/``,
+so `rdsbox down` stops it together with the servers; others (`up` itself, which sweeps
+``run/`` before it starts, and scenario runs, which start their own sandboxes) keep it in
+``STATE/jobs/``. The output goes to ``STATE/logs/job-NAME.log``; ``job-NAME.json`` beside
+the pid file remembers the command line and when it started, so another dashboard session
+(or `rdsbox demo --dashboard`) sees the same job.
 """
 
 from __future__ import annotations
@@ -36,11 +38,18 @@ class Job:
 
     state: StateDir
     name: str
+    #: Stopped with the sandbox (`rdsbox down`, and the sweep before `rdsbox up`).
+    swept: bool = True
+
+    @property
+    def folder(self) -> Path:
+        """Where the pid and info files live (``run/`` is swept by `down` and `up`)."""
+        return self.state.run if self.swept else self.state.root / "jobs"
 
     @property
     def pid_path(self) -> Path:
-        """Pid file (in ``run/``, so `rdsbox down` stops the job too)."""
-        return self.state.pid_file(f"job-{self.name}")
+        """Pid file of the job's process."""
+        return self.folder / f"job-{self.name}.pid"
 
     @property
     def log_path(self) -> Path:
@@ -50,7 +59,7 @@ class Job:
     @property
     def info_path(self) -> Path:
         """Command line and start time of the last run."""
-        return self.state.run / f"job-{self.name}.json"
+        return self.folder / f"job-{self.name}.json"
 
     def start(self, args: Sequence[str], cwd: Path | None = None) -> dict[str, Any]:
         """Run `rdsbox --state-dir STATE ARGS` in its own session; return its info.
@@ -58,6 +67,7 @@ class Job:
         A job of the same name that still runs is stopped first: one load at a time."""
         self.stop()
         self.state.ensure()
+        self.folder.mkdir(mode=0o700, exist_ok=True)
         self.log_path.write_text("")  # each run's log starts empty
         argv = rdsbox_argv(self.state, *args)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -31,13 +31,21 @@ def render() -> None:
     if widgets.running_status(h) is None:
         return
 
+    # on_click callbacks: a click is acted on by whichever run comes next, also a live
+    # panel's timed rerun (which would otherwise swallow it).
     cols = st.columns(3)
-    if cols[0].button("Fail over the database", key="arch-db-failover", type="primary"):
-        actions.fault(h, "db-failover")
-    if cols[1].button("Fail over the cache", key="arch-cache-failover"):
-        actions.fault(h, "cache-failover")
-    if cols[2].button("Clear all faults", key="arch-clear"):
-        actions.fault(h, "clear")
+    buttons = (
+        ("Fail over the database", "db-failover"),
+        ("Fail over the cache", "cache-failover"),
+        ("Clear all faults", "clear"),
+    )
+    for column, (label, fault) in zip(cols, buttons, strict=True):
+        column.button(
+            label,
+            key=f"arch-{fault}",
+            type="primary" if fault == "db-failover" else "secondary",
+            on_click=lambda f=fault: actions.fault(h, f),
+        )
 
     @st.fragment(run_every=1)
     def live() -> None:

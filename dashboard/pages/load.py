@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import widgets
+from dashboard import actions, widgets
 from dashboard.handles import Handles, handles
 from dashboard.timeseries import lines
 from sandbox.metrics.schema import LOAD_SOURCE
@@ -20,9 +20,8 @@ PAGE_DEFAULTS: dict[str, Any] = {"duration": 300.0}
 LIVE_WINDOW_S = 300
 
 
-def spec_inputs() -> dict[str, Any]:
-    """One input per LoadSpec field (choices for the fixed sets); returns the values."""
-    values: dict[str, Any] = {}
+def spec_inputs() -> None:
+    """One input per LoadSpec field (choices for the fixed sets), keyed ``load-FIELD``."""
     cols = st.columns(4)
     for index, (name, field) in enumerate(LoadSpec.model_fields.items()):
         default = PAGE_DEFAULTS.get(name, field.default)
@@ -31,20 +30,18 @@ def spec_inputs() -> dict[str, Any]:
         choices = typing.get_args(field.annotation)
         key = f"load-{name}"
         if choices:
-            values[name] = column.selectbox(
+            column.selectbox(
                 label, choices, index=choices.index(default), key=key, help=field.description
             )
         elif field.annotation is int:
-            values[name] = int(
-                column.number_input(
-                    label, value=int(default), step=1, key=key, help=field.description
-                )
-            )
+            column.number_input(label, value=int(default), step=1, key=key, help=field.description)
         else:
-            values[name] = float(
-                column.number_input(label, value=float(default), key=key, help=field.description)
-            )
-    return values
+            column.number_input(label, value=float(default), key=key, help=field.description)
+
+
+def chosen() -> dict[str, Any]:
+    """The inputs' current values, by LoadSpec field."""
+    return {name: st.session_state[f"load-{name}"] for name in LoadSpec.model_fields}
 
 
 def load_args(values: dict[str, Any]) -> list[str]:
@@ -113,13 +110,20 @@ def render() -> None:
     if widgets.running_status(h) is None:
         return
     with st.container(border=True):
-        args = load_args(spec_inputs())
-        st.code(f"rdsbox {' '.join(args)}", language="sh")
+        spec_inputs()
+        st.code(f"rdsbox {' '.join(load_args(chosen()))}", language="sh")
         cols = st.columns(6)
-        if cols[0].button("Start load", key="load-start", type="primary"):
-            h.job("load").start(args)
-        if cols[1].button("Stop load", key="load-stop"):
+
+        # Callbacks: a click is never lost to the live panel's timed rerun.
+        def start() -> None:
+            if actions.first_click("load-start"):
+                h.job("load").start(load_args(chosen()))
+
+        def stop() -> None:
             h.job("load").stop()
+
+        cols[0].button("Start load", key="load-start", type="primary", on_click=start)
+        cols[1].button("Stop load", key="load-stop", on_click=stop)
 
     @st.fragment(run_every=1)
     def panel() -> None:

@@ -30,14 +30,23 @@ def launcher(h: Handles, entries: list[runs.ScenarioEntry]) -> None:
             st.code(entry.path.read_text(), language="yaml")
         return
     cols = st.columns(3)
-    short = cols[0].toggle("Short (a few seconds per phase)", value=True, key="scenario-short")
-    use_running = cols[1].toggle(
-        "Use the running sandbox where it fits", value=False, key="scenario-use-running"
-    )
+    cols[0].toggle("Short (a few seconds per phase)", value=True, key="scenario-short")
+    cols[1].toggle("Use the running sandbox where it fits", value=False, key="scenario-use-running")
     job = h.job("scenario")
-    if cols[2].button("Run", key="scenario-run", type="primary", disabled=job.running()):
-        out = runs.new_run_dir(h.state, entry.name)
-        job.start(runs.run_args(entry.name, out, short, use_running))
+
+    def run() -> None:  # a callback: never lost to the progress panel's timed rerun
+        if job.running():
+            return
+        state = st.session_state
+        args = runs.run_args(
+            entry.name,
+            runs.new_run_dir(h.state, entry.name),
+            bool(state["scenario-short"]),
+            bool(state["scenario-use-running"]),
+        )
+        job.start(args)
+
+    cols[2].button("Run", key="scenario-run", type="primary", disabled=job.running(), on_click=run)
 
 
 def report_view(directory: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -96,6 +97,7 @@ def serve(opts: Options, port: int | None, open_browser: bool) -> None:
     }
     url = f"http://{HOST}:{chosen}"
     proc = subprocess.Popen(streamlit_argv(chosen), env=env, stdin=subprocess.DEVNULL)
+    signal.signal(signal.SIGTERM, _interrupt)  # stopping rdsbox stops streamlit too
     try:
         _wait_healthy(url, proc)
         sys.stderr.write(f"rdsbox: dashboard at {url} (Ctrl-C to stop)\n")
@@ -112,6 +114,10 @@ def serve(opts: Options, port: int | None, open_browser: bool) -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _has_display() -> bool:
