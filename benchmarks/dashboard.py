@@ -21,17 +21,23 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 
 from _common import REPO, Sandbox, log, median, terminate_on_sigterm
-from streamlit.testing.v1 import AppTest
 
-from dashboard.demo_data import write_history
-from dashboard.pages.metrics import METRICS
-from dashboard.timeseries import MetricsReader, bucket_seconds
-from sandbox.config import SandboxConfig
-from sandbox.topology import Topology
+# This file is dashboard.py, and its folder comes first on sys.path: without this, `import
+# dashboard` would find the benchmark, not the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from dashboard.demo_data import write_history  # noqa: E402
+from dashboard.pages.metrics import METRICS  # noqa: E402
+from dashboard.timeseries import MetricsReader, bucket_seconds  # noqa: E402
+from sandbox.config import SandboxConfig  # noqa: E402
+from sandbox.topology import Topology  # noqa: E402
 
 TARGET_S = 2.0
 APP = REPO / "dashboard" / "app.py"
@@ -42,8 +48,8 @@ def render_once(page: str) -> tuple[float, float]:
     """(wall, cpu) seconds of one first render of ``page`` in a new session."""
     app = AppTest.from_file(str(APP), default_timeout=120)
     app.session_state["metrics-window"] = "1 hour"
-    app.run()
-    if page != "architecture":  # the default page: the run above was its render
+    if page != "architecture":  # the default page, which the first run shows
+        app.run()
         app.switch_page(f"pages/{page}.py")
     wall, cpu = time.perf_counter(), time.process_time()
     app.run()
@@ -71,7 +77,9 @@ def main() -> None:
     parser.add_argument("--port-base", type=int, default=21200, help="the sandbox's ports")
     args = parser.parse_args()
     terminate_on_sigterm()
-    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    # Setting session state before a run warns about a missing run context: expected here.
+    quiet = "streamlit.runtime.scriptrunner_utils.script_run_context"
+    logging.getLogger(quiet).setLevel(logging.ERROR)
     box = Sandbox(args.port_base)
     try:
         log("starting a sandbox …")
