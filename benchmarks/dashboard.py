@@ -34,8 +34,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard.demo_data import write_history  # noqa: E402
-from dashboard.pages.metrics import METRICS  # noqa: E402
 from dashboard.timeseries import MetricsReader, bucket_seconds  # noqa: E402
+from dashboard.views.metrics import METRICS  # noqa: E402
 from sandbox.config import SandboxConfig  # noqa: E402
 from sandbox.topology import Topology  # noqa: E402
 
@@ -50,7 +50,7 @@ def render_once(page: str) -> tuple[float, float]:
     app.session_state["metrics-window"] = "1 hour"
     if page != "architecture":  # the default page, which the first run shows
         app.run()
-        app.switch_page(f"pages/{page}.py")
+        app.switch_page(f"views/{page}.py")
     wall, cpu = time.perf_counter(), time.process_time()
     app.run()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

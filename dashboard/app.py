@@ -1,8 +1,11 @@
 """The dashboard's entry script (`rdsbox dashboard` runs ``streamlit run`` on it): page
-setup and the router over ``dashboard/pages/``.
+setup and the ``st.navigation`` router over the page modules in ``dashboard/views/``.
 
 Each page is a module with a ``render()`` function that runs when Streamlit executes the
-page file (as ``__main__``), so importing a page has no side effects.
+page file (as ``__main__``), so importing a page has no side effects. The folder is not
+called ``pages/``: Streamlit treats a ``pages/`` folder beside the entry script as a legacy
+multipage app and, until some session has called ``st.navigation``, runs a deep link such
+as ``/metrics`` as that file alone, without this router.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent / "pages"
+PAGES = Path(__file__).resolve().parent / "views"
 
 #: (file, title, icon) in menu order; the first is the default page.
 PAGE_LIST = (

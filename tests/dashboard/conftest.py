@@ -28,7 +28,7 @@ def open_page(monkeypatch: pytest.MonkeyPatch) -> OpenPage:
         monkeypatch.setenv("RDSBOX_STATE_DIR", str(state_dir))
         app = AppTest.from_file(str(APP), default_timeout=60)
         app.run()
-        app.switch_page(f"pages/{page}.py")
+        app.switch_page(f"views/{page}.py")
         app.run()
         assert not app.exception, app.exception
         return app
