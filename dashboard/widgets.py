@@ -78,8 +78,11 @@ def line_chart(title: str, data: pd.DataFrame, unit: str, empty: str = "no data 
         return
     axis = str(data.columns[0])
     temporal = pd.api.types.is_datetime64_any_dtype(data[axis])
+    if temporal:
+        data = with_gaps(data, axis)
     spec = {
-        "mark": {"type": "line", "tooltip": True},
+        # A stretch without samples (no load, a stopped sandbox) breaks the line.
+        "mark": {"type": "line", "tooltip": True, "invalid": "break-paths-show-domains"},
         "height": 220,
         "encoding": {
             "x": {"field": axis, "type": "temporal" if temporal else "quantitative", "title": None},
@@ -88,3 +91,16 @@ def line_chart(title: str, data: pd.DataFrame, unit: str, empty: str = "no data 
         },
     }
     st.vega_lite_chart(data, spec, width="stretch")
+
+
+def with_gaps(data: pd.DataFrame, axis: str) -> pd.DataFrame:
+    """``data`` with an empty value (NaN) for every missing step of every line, the step
+    being the smallest time difference in the data, so that the chart shows gaps."""
+    stamps = data[axis].drop_duplicates().sort_values()
+    step = stamps.diff().min()
+    if pd.isna(step) or step <= pd.Timedelta(0):
+        return data
+    grid = pd.date_range(stamps.iloc[0], stamps.iloc[-1], freq=step)
+    table = data.pivot_table(index=axis, columns="line", values="value", aggfunc="sum")
+    full = table.reindex(grid).rename_axis(axis).reset_index()
+    return full.melt(axis, var_name="line", value_name="value")

@@ -15,6 +15,7 @@ import pytest
 
 from dashboard.diagram import FAULTED, PRIMARY, primaries, topology_dot
 from dashboard.timeseries import MetricsReader, bucket_seconds, lines
+from dashboard.widgets import with_gaps
 from sandbox.cli.app import Options
 from sandbox.cli.dashboard import default_port
 from sandbox.metrics.schema import Sample
@@ -139,3 +140,11 @@ def test_a_port_out_of_range_is_refused(tmp_path: Path, port: str) -> None:
         check=False,
     )
     assert done.returncode == 2 and "--port" in done.stderr
+
+
+def test_charts_break_where_samples_are_missing() -> None:
+    stamps = pd.to_datetime([0, 1, 2, 10, 11], unit="s", utc=True)
+    data = pd.DataFrame({"time": stamps, "line": "requests", "value": [1.0, 2, 3, 4, 5]})
+    filled = with_gaps(data, "time")
+    assert len(filled) == 12 and filled["value"].isna().sum() == 7  # seconds 3..9
+    assert filled["value"].dropna().tolist() == [1.0, 2, 3, 4, 5]
