@@ -15,7 +15,7 @@ test:
 
 demo: setup
 	$(BIN)/rdsbox up
-	$(BIN)/rdsbox demo
+	$(BIN)/rdsbox demo --dashboard
 
 bench: setup
 	$(BIN)/python benchmarks/startup.py

@@ -5,7 +5,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-bash scripts/setup.sh
+# --with-browser: the dashboard's browser test drives a headless Chromium.
+bash scripts/setup.sh --with-browser
 
 py=.venv/bin/python
 

@@ -260,6 +260,7 @@ def main() -> None:
     from sandbox.cli import (  # noqa: F401  (they register their commands)
         clients,
         containers,
+        dashboard,
         demo,
         load,
         metrics,

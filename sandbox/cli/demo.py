@@ -7,6 +7,7 @@ through the reader endpoint, and shows a cache-aside read missing then hitting R
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Annotated, Any
 
@@ -115,6 +116,14 @@ def run_demo(env: dict[str, str]) -> list[dict[str, Any]]:
 def demo(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the steps as JSON.")] = False,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard",
+            help="After the tour, keep a gentle load running in the background and open "
+            "the dashboard (until Ctrl-C; `rdsbox down` stops the load too).",
+        ),
+    ] = False,
 ) -> None:
     """A short tour of a running sandbox: secret, proxy, reader, cache-aside."""
     from rich.table import Table
@@ -125,10 +134,15 @@ def demo(
     steps = run_demo(sandbox_env(options(ctx).state()))
     if as_json:
         print_json(steps)
-        return
-    table = Table(title="rdsbox demo", title_justify="left")
-    for column in ("step", "ms", "what happened"):
-        table.add_column(column)
-    for step in steps:
-        table.add_row(step["step"], f"{step['ms']:.1f}", step["detail"])
-    render.console().print(table)
+    else:
+        table = Table(title="rdsbox demo", title_justify="left")
+        for column in ("step", "ms", "what happened"):
+            table.add_column(column)
+        for step in steps:
+            table.add_row(step["step"], f"{step['ms']:.1f}", step["detail"])
+        render.console().print(table)
+    if dashboard:
+        from sandbox.cli.dashboard import serve, start_demo_load
+
+        sys.stderr.write(f"rdsbox: background load: {start_demo_load(options(ctx))}\n")
+        serve(options(ctx), None, open_browser=True)
