@@ -64,17 +64,21 @@ def test_metrics_move_with_load(sandbox: Sandbox) -> None:
     def loaded() -> dict[tuple[str, str], list[float]]:
         got = series(read_metrics(sandbox, "--since", since))
         # Rates are per second and sampled once a second: their sum is the count.
-        done = (
-            sum(got[proxy, "QueryRequests"]) >= QUERIES
-            and sum(got[cache_primary, "CacheHits"]) >= HITS * 0.8
-            and sum(got[cache_primary, "CacheMisses"]) >= MISSES * 0.8
-            and max(got[pg_primary, "TransactionsPerSecond"], default=0) >= 20
-            and max(got[proxy, "ClientConnections"], default=0) >= len(clients)
-        )
-        return got if done else {}
+        figures = {
+            "QueryRequests": sum(got[proxy, "QueryRequests"]),
+            "CacheHits": sum(got[cache_primary, "CacheHits"]),
+            "CacheMisses": sum(got[cache_primary, "CacheMisses"]),
+            "TPS": max(got[pg_primary, "TransactionsPerSecond"], default=0),
+            "ClientConnections": max(got[proxy, "ClientConnections"], default=0),
+        }
+        # Raising says which figure is short: wait_for reports the last exception.
+        assert figures["QueryRequests"] >= QUERIES, figures
+        assert figures["CacheHits"] >= HITS * 0.8 and figures["CacheMisses"] >= MISSES * 0.8
+        assert figures["TPS"] >= 20 and figures["ClientConnections"] >= len(clients), figures
+        return got
 
     try:
-        got = wait_for(loaded, timeout=20, interval=0.5)
+        got = wait_for(loaded, timeout=45, interval=0.5)
     finally:
         stop.set()
         loader.join()
