@@ -23,6 +23,7 @@ PAGE_LIST = (
     ("faults.py", "Faults", ":material/bolt:"),
     ("load.py", "Load", ":material/speed:"),
     ("scenarios.py", "Scenarios", ":material/science:"),
+    ("simulator.py", "Simulator", ":material/model_training:"),
 )
 
 

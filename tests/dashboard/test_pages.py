@@ -16,7 +16,7 @@ from sandbox.supervisor.faults import FAULTS
 from tests.dashboard.conftest import OpenPage, texts
 from tests.support import Sandbox, wait_for
 
-PAGES = ("architecture", "metrics", "faults", "load", "scenarios")
+PAGES = ("architecture", "metrics", "faults", "load", "scenarios", "simulator")
 
 
 @pytest.mark.integration
@@ -137,3 +137,35 @@ def test_scenarios_page_shows_a_report_with_the_variants_side_by_side(
     assert list(figures.columns) == ["direct", "proxy"]
     assert figures.loc["errors"].tolist() == [12, 0]
     assert len(app.get("vega_lite_chart")) == 1
+
+
+def test_simulator_page_runs_the_model_and_sets_the_measured_run_beside_it(
+    tmp_path: Path, open_page: OpenPage
+) -> None:
+    state_dir = tmp_path / "state"
+    run = state_dir / "scenarios" / "20260101-000000-cache-aside-vs-none"
+    run.mkdir(parents=True)
+    measured = {"ops": 1000, "errors": 0, "throughput": 100.0, "latency_ms.p99": 4.0}
+    report = {
+        "scenario": {"name": "cache-aside-vs-none", "short": True},
+        "variants": [{"name": "cache-aside", "duration_s": 10.0, "figures": measured}],
+    }
+    (run / "report.json").write_text(json.dumps(report))
+    app = open_page(state_dir, "simulator")
+    assert "press Run" in texts(app)
+    app.selectbox(key="sim-scenario").set_value("cache-aside-vs-none")
+    app.slider(key="sim-duration").set_value(2)
+    app.number_input(key="sim-rate").set_value(100.0)
+    app.button(key="sim-run").click().run()
+    assert not app.exception, app.exception
+    summary = app.dataframe[0].value
+    assert list(summary.index) == ["none", "cache-aside"]
+    # 100 requests/s for 2 s, nearly all served.
+    assert 150 <= summary.loc["cache-aside", "ops"] <= 250
+    assert summary.loc["none", "hit ratio"] == 0
+    assert summary.loc["cache-aside", "hit ratio"] > 0
+    assert len(app.get("vega_lite_chart")) == 4
+    beside = app.dataframe[1].value
+    ops = beside[(beside["variant"] == "cache-aside") & (beside["figure"] == "ops")]
+    assert ops["measured"].tolist() == [1000.0]
+    assert ops["difference"].iloc[0] == pytest.approx(ops["simulated"].iloc[0] / 1000 - 1)
