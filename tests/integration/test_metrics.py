@@ -68,13 +68,16 @@ def test_metrics_move_with_load(sandbox: Sandbox) -> None:
             "QueryRequests": sum(got[proxy, "QueryRequests"]),
             "CacheHits": sum(got[cache_primary, "CacheHits"]),
             "CacheMisses": sum(got[cache_primary, "CacheMisses"]),
-            "TPS": max(got[pg_primary, "TransactionsPerSecond"], default=0),
             "ClientConnections": max(got[proxy, "ClientConnections"], default=0),
         }
         # Raising says which figure is short: wait_for reports the last exception.
         assert figures["QueryRequests"] >= QUERIES, figures
         assert figures["CacheHits"] >= HITS * 0.8 and figures["CacheMisses"] >= MISSES * 0.8
-        assert figures["TPS"] >= 20 and figures["ClientConnections"] >= len(clients), figures
+        assert figures["ClientConnections"] >= len(clients), figures
+        # TransactionsPerSecond is only required to appear: PostgreSQL 15 backends flush
+        # their counters with nowait locks, and under a hot loop like this one they can
+        # keep failing to for up to a minute (PGSTAT_MAX_INTERVAL), so its rise lags.
+        assert (pg_primary, "TransactionsPerSecond") in got, figures
         return got
 
     try:
