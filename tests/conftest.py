@@ -59,9 +59,13 @@ def make_sandbox(state_root: Path, port_bases: Iterator[int]) -> Iterator[Callab
         shutil.rmtree(box.state_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
-    """One running sandbox with the default topology, shared by read-mostly tests."""
+@pytest.fixture(scope="module")
+def sandbox(make_sandbox: Callable[..., Sandbox]) -> Iterator[Sandbox]:
+    """One running sandbox with the default topology, shared by a module's read-mostly
+    tests. Per module, not per session: a sandbox kept running across the whole suite
+    lost every PostgreSQL node while other modules started and purged sandboxes (an open
+    bug, see docs/known-issues.md); a module's tests must not depend on another's."""
     box = make_sandbox()
     box.up()
-    return box
+    yield box
+    box.down("--purge")
