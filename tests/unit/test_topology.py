@@ -171,6 +171,9 @@ def listen(sockets: list[socket.socket], port: int) -> None:
     """Bind and listen on 127.0.0.1:port, like another program would."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sockets.append(sock)
+    # As servers do: a port left in TIME_WAIT by an earlier test's sandbox (which
+    # port_is_free rightly calls free) must not make the bind fail.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen()
 
