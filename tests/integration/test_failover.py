@@ -157,7 +157,7 @@ def test_redis_failover_moves_the_cache_primary_endpoint(ha_box: Sandbox) -> Non
         lambda: ha_box.cache(old["port"]).info("replication").get("master_port") == new["port"],
         timeout=30,
     )
-    wait_for(lambda: ha_box.cache(old["port"]).get("after-failover") == b"yes")
+    wait_for(lambda: ha_box.cache(old["port"]).get("after-failover") == b"yes", timeout=45)
 
 
 def test_hang_stop_start_and_reset_apply_and_undo(ha_box: Sandbox) -> None:
