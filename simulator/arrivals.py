@@ -49,7 +49,7 @@ class OpenLoop:
         now = self.next_time
         batch = self._batch
         index = self._index
-        _, key, write = batch[index]
+        _, t0, key, write = batch[index]
         index += 1
         if index == len(batch):
             batch = self._batch = phase.arrivals(now, self.poisson)
@@ -60,28 +60,30 @@ class OpenLoop:
             self._settle()
 
         app = self.app
+        # t0 <= now when the client starts late (calibrated; on time by default): the
+        # request runs from now but its latency counts from the intended start t0.
         slots = app.slots
         if slots.used >= slots.capacity and slots.pending:
             slots.drain(now)
         if slots.used >= slots.capacity or slots.waiters or slots.held:
-            request = Request(now, phase, key, write)
+            request = Request(t0, phase, key, write)
             slots.acquire(request, app.begin, request.deadline, app.expire)
             return
         slots.used += 1
         redis = app.redis
         if write or not phase.cache_reads or now < redis.down_until:
-            app.begin(Request(now, phase, key, write))
+            app.begin(Request(t0, phase, key, write))
             return
         done, expiry = redis.get(key, now)
         if expiry is None or (phase.early_refresh and expiry - now < phase.early_window):
             assert app.strategies is not None
-            app.strategies.missed(Request(now, phase, key, write), done, expiry)
+            app.strategies.missed(Request(t0, phase, key, write), done, expiry)
             return
         heappush(slots.pending, done)  # nobody waits (checked above): release lazily
         recorder = app.recorder
-        recorder.t0.append(now)
-        if done - now <= phase.timeout:
-            recorder.latency.append(done - now)
+        recorder.t0.append(t0)
+        if done - t0 <= phase.timeout:
+            recorder.latency.append(done - t0)
             recorder.flags.append(phase.hit_flags)
         else:
             recorder.latency.append(phase.timeout)

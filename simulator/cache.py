@@ -1,6 +1,6 @@
 """The cache at key level: one Redis primary as a single-threaded FIFO server.
 
-Each command costs ``redis_op_ms`` of the one Redis thread plus a network round trip; the
+Each command costs ``redis_op_ms`` of the one Redis thread plus a round trip (drawn); the
 completion time follows from Lindley's recursion (``done = max(arrival, free) + service``),
 so a command needs no event of its own. Keys hold their expiry time; an expired key is a
 miss (Redis expires lazily too). With a bounded ``maxmemory`` the least recently used key
@@ -10,6 +10,8 @@ is evicted (ElastiCache's default policy is volatile-lru and every key here has 
 from __future__ import annotations
 
 from collections import OrderedDict
+
+from simulator.random_streams import Draw
 
 # ElastiCache maxmemory (GiB) of common node types; other types need cache_maxmemory_mb.
 NODE_MAXMEMORY_GIB: dict[str, float] = {
@@ -50,12 +52,12 @@ class Redis:
         "free_at",
         "keys",
         "op",
-        "rtt",
+        "round_trip",
     )
 
-    def __init__(self, op_ms: float, rtt_ms: float, capacity: int) -> None:
+    def __init__(self, op_ms: float, round_trip: Draw, capacity: int) -> None:
         self.op = op_ms / 1000
-        self.rtt = rtt_ms / 1000
+        self.round_trip = round_trip
         self.capacity = capacity
         self.keys: OrderedDict[int, float] = OrderedDict()
         self.free_at = 0.0
@@ -73,7 +75,7 @@ class Redis:
         start = now if now > self.free_at else self.free_at
         self.free_at = start + service
         self.busy += service
-        return self.free_at + self.rtt
+        return self.free_at + self.round_trip()
 
     def get(self, key: int, now: float) -> tuple[float, float | None]:
         """GET arriving at ``now``: (reply time, the key's expiry or None on a miss)."""
@@ -83,7 +85,7 @@ class Redis:
         expiry = self.keys.get(key)
         if expiry is not None and (expiry <= now or len(self.keys) >= self.capacity):
             expiry = self.lookup(key, now)  # expired, or LRU bookkeeping needed
-        return self.free_at + self.rtt, expiry
+        return self.free_at + self.round_trip(), expiry
 
     def lookup(self, key: int, now: float) -> float | None:
         """GET: the key's expiry time on a hit, ``None`` on a miss (expired keys go)."""

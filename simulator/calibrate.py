@@ -12,6 +12,11 @@ stalls are not service time) of ``samples`` sequential round trips on one connec
 - ``proxy_overhead_ms``: a read through the proxy minus the same read direct;
 - ``db_connect_ms`` / ``proxy_connect_ms``: a new connection (TCP, SCRAM, backend start)
   direct / through the proxy, closed again;
+- ``start_delay_percentiles_ms`` / ``round_trip_extra_percentiles_ms`` (with ``load_rate``):
+  a short open-loop run of the real load generator (reads by primary key, no cache, 32
+  threads) gives how late requests start and how long each round trip takes under load;
+  the extra is that minus the quiet read above (the client's share of a loaded laptop:
+  thread wake-ups, the GIL, CPU shared with the servers);
 - with ``failover``: one ``db-failover``, timed to the first commit through the proxy and
   the writer endpoint (:mod:`simulator.downtime`); ``promote_s`` is what the proxy path
   took beyond the timing profile's ``promotion_delay_s + proxy_detection_s``.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -33,6 +38,8 @@ import yaml
 from sandbox.config import TimingProfile
 from sandbox.workload.db import seed_users
 from sandbox.workload.endpoints import Endpoints
+from sandbox.workload.loadgen import run_load
+from sandbox.workload.spec import LoadSpec
 from sandbox.workload.spec import Path as DbPath
 from simulator.calibration import Calibration
 from simulator.downtime import WriteProbe
@@ -123,13 +130,42 @@ def _db_figures(conn: psycopg.Connection, path: str, samples: int) -> dict[str, 
     return figures
 
 
+def measure_client(
+    env: Mapping[str, str], rate: float, seconds: float, figures: dict[str, float]
+) -> dict[str, dict[float, float]]:
+    """Client distributions under an open-loop load of ``rate`` reads/s for ``seconds``
+    (needs ``figures`` from :func:`measure`): percentile -> ms of the start delay and of
+    each round trip's time beyond the quiet read."""
+    path: DbPath = "proxy" if "proxy_read" in figures else "writer"
+    spec = LoadSpec(
+        rate=rate,
+        duration=seconds,
+        read_ratio=1.0,
+        keys=_KEYS,
+        strategy="none",
+        path=path,
+        concurrency=32,
+        timeout=5.0,
+    )
+    measured = run_load(spec, env).percentiles_ms
+    quiet = figures[f"{path}_read"]
+    return {
+        "start_delay_percentiles_ms": measured["start_delay"],
+        "round_trip_extra_percentiles_ms": {
+            p: max(0.0, ms - quiet) for p, ms in measured["service"].items()
+        },
+    }
+
+
 def calibration_from(
     figures: dict[str, float],
     downtime_s: dict[str, float | None] | None = None,
     timing: TimingProfile | None = None,
     source: str = "",
+    client: Mapping[str, dict[float, float]] | None = None,
 ) -> Calibration:
-    """The calibration the measured ``figures`` (see :func:`measure`) imply."""
+    """The calibration the measured ``figures`` (see :func:`measure`) and ``client``
+    distributions (see :func:`measure_client`) imply."""
     rtt = figures["redis_ping"]
     values: dict[str, Any] = {
         "source": source or f"rdsbox sim calibrate, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -143,6 +179,9 @@ def calibration_from(
         "db_connect_ms": figures["writer_connect"],
         "proxy_connect_ms": figures["proxy_connect"],
     }
+    for name, distribution in (client or {}).items():
+        if len(distribution) >= 2:
+            values[name] = {p: round(ms, 4) for p, ms in distribution.items()}
     proxy_downtime = (downtime_s or {}).get("proxy")
     if proxy_downtime is not None and timing is not None:
         # A planned failover has no detection delay (simulator.failures): the rest of the

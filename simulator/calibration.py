@@ -34,7 +34,17 @@ restart_s: 1.0                # crash recovery of a restarted node (no Multi-AZ)
 cache_failover_s: 0.5         # Sentinel election + promotion after down-after
 retries: 3                    # client retries of a refused / reset attempt
 backoff_multiplier: 2.0       # exponential back-off factor on client_backoff_s
+start_delay_percentiles_ms:   # open loop: how late the client starts a request (null: on time)
+  {0: 0.02, 50: 0.1, 95: 2.0, 99: 6.0, 100: 20.0}
+round_trip_extra_percentiles_ms:  # each round trip under load beyond network_rtt_ms (null: 0)
+  {0: 0.0, 50: 0.2, 95: 3.0, 99: 8.0, 100: 25.0}
 ```
+
+The two ``*_percentiles_ms`` maps (percentile 0-100 -> milliseconds) are distributions the
+model samples by linear interpolation between the given percentiles. ``rdsbox sim
+calibrate`` measures them with a short run of the real load generator: they are the
+client side of a laptop under load (thread wake-ups, the GIL, CPU shared with the
+servers), which no service time above describes.
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sandbox.errors import ConfigError
 from sandbox.statedir import StateDir
@@ -99,6 +109,26 @@ class Calibration(BaseModel):
     cache_failover_s: float = Field(default=0.5, ge=0.0, description="Sentinel election.")
     retries: int = Field(default=3, ge=0, le=100, description="Retries of a failed attempt.")
     backoff_multiplier: float = Field(default=2.0, ge=1.0, description="Back-off growth.")
+    start_delay_percentiles_ms: dict[float, float] | None = Field(
+        default=None, description="Open loop: client start delay, percentile -> ms."
+    )
+    round_trip_extra_percentiles_ms: dict[float, float] | None = Field(
+        default=None, description="Extra time per round trip under load, percentile -> ms."
+    )
+
+    @field_validator("start_delay_percentiles_ms", "round_trip_extra_percentiles_ms")
+    @classmethod
+    def _distribution(cls, value: dict[float, float] | None) -> dict[float, float] | None:
+        if value is None:
+            return None
+        if len(value) < 2:
+            raise ValueError("give at least two percentiles, e.g. {0: 0.1, 100: 5.0}")
+        if any(not 0 <= p <= 100 for p in value):
+            raise ValueError("percentiles must lie between 0 and 100")
+        ordered = [value[p] for p in sorted(value)]
+        if any(ms < 0 for ms in ordered) or ordered != sorted(ordered):
+            raise ValueError("milliseconds must be >= 0 and grow with the percentile")
+        return {p: value[p] for p in sorted(value)}
 
 
 def load_calibration(path: Path | None) -> Calibration:

@@ -47,7 +47,7 @@ class Application:
         self.db_connect = world.calibration.db_connect_ms / 1000
         self.proxy_connect = world.calibration.proxy_connect_ms / 1000
         self.proxy_overhead = world.calibration.proxy_overhead_ms / 1000
-        self.rtt = world.rtt
+        self.round_trip = world.round_trip
         self.client_connections = 0
 
     # -- arrival and end ------------------------------------------------------------------
@@ -183,7 +183,9 @@ class Application:
         if not request.phase.per_request:
             conns = self.reader_conns if reader else self.writer_conns
             conns[request.slot] = (node, node.epoch)
-        self.engine.at(self.engine.now + self.db_connect + self.rtt, self._run_query, request)
+        self.engine.at(
+            self.engine.now + self.db_connect + self.round_trip(), self._run_query, request
+        )
 
     def _borrow(self, request: Request) -> None:
         pool = self.world.proxy
@@ -237,17 +239,23 @@ class Application:
         )
         # The proxy's per-query overhead is added on the way back, so queries reach the
         # node in time order (its workers' recursion needs that).
-        done = node.execute(now, write, extra) + (
-            self.rtt + self.proxy_overhead if request.via == VIA_PROXY else self.rtt
-        )
+        server_done = node.execute(now, write, extra)
+        done = server_done + self.round_trip()
         if write:
-            world.last_write[request.key] = done
+            world.last_write[request.key] = server_done
         elif node.role == "replica":
             last = world.last_write.get(request.key)
             request.stale = last is not None and now - last < world.replica_lag(now)
-        request.expect = done
+        if request.via == VIA_PROXY:
+            # The proxy takes its server connection back when the database is done; the
+            # way back to the client (and the client's own delays) no longer hold it.
+            done += self.proxy_overhead
+            request.reply_at = done
+            request.expect = server_done
+        else:
+            request.expect = done
         node.inflight.add(request)
-        self.engine.at(done, self._query_done, request)
+        self.engine.at(request.expect, self._query_done, request)
         if done > request.deadline:
             self.engine.at(request.deadline, self.give_up, request)
 
@@ -263,6 +271,13 @@ class Application:
         node.inflight.discard(request)
         request.expect = -1.0
         self._drop_connection(request, keep=True)
+        if request.reply_at > self.engine.now:
+            self.engine.at(request.reply_at, self._replied, request)
+        else:
+            self._replied(request)
+
+    def _replied(self, request: Request) -> None:
+        """The database's answer reached the client."""
         if not request.ended:
             assert self.strategies is not None
             self.strategies.after_db(request)

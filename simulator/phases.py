@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sandbox.workload.spec import LoadSpec
@@ -17,7 +19,13 @@ class PhaseRuntime:
     """One phase of a run: its time window, request mix and client behaviour."""
 
     def __init__(
-        self, index: int, name: str, spec: LoadSpec, start: float, rng: Randomness
+        self,
+        index: int,
+        name: str,
+        spec: LoadSpec,
+        start: float,
+        rng: Randomness,
+        start_delays: Callable[[int], np.ndarray] | None = None,
     ) -> None:
         self.index = index
         self.name = name
@@ -42,6 +50,7 @@ class PhaseRuntime:
         self.hit_flags = hit_flags(index)
         self._rng = rng
         self._cdf = zipf_cdf(spec.keys, spec.zipf)
+        self._start_delays = start_delays
 
     def next_key(self) -> int:
         """The key of the next request (Zipf popularity)."""
@@ -55,8 +64,9 @@ class PhaseRuntime:
         """A TTL with jitter: uniform on ttl * [1 - jitter, 1 + jitter]."""
         return self.ttl * (1.0 + self.jitter * (2.0 * self._uniform.next() - 1.0))
 
-    def arrivals(self, after: float, poisson: bool) -> list[tuple[float, int, bool]]:
-        """The next batch of open-loop arrivals after time ``after``: (time, key, write).
+    def arrivals(self, after: float, poisson: bool) -> list[tuple[float, float, int, bool]]:
+        """The next batch of open-loop arrivals after time ``after``: (time, t0, key,
+        write), where ``t0 <= time`` is the intended start when the client starts late.
 
         Gaps are exponential (Poisson arrivals) or exactly ``1 / rate``; drawn in one
         vectorised batch because per-arrival draws would dominate the run time.
@@ -67,7 +77,10 @@ class PhaseRuntime:
         times = after + np.cumsum(gaps)
         keys = np.searchsorted(self._cdf, gen.random(_BATCH), side="right")
         writes = gen.random(_BATCH) < self.write_share
-        return list(zip(times.tolist(), keys.tolist(), writes.tolist(), strict=True))
+        starts = times.tolist()
+        delays = self._start_delays
+        intended = starts if delays is None else (times - delays(_BATCH)).tolist()
+        return list(zip(starts, intended, keys.tolist(), writes.tolist(), strict=True))
 
     def current(self, now: float) -> PhaseRuntime | None:
         """The phase running at ``now`` (this or a later one), None after the last."""

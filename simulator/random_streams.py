@@ -8,11 +8,15 @@ reproducible from its seed alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from itertools import repeat
 
 import numpy as np
 
 _BATCH = 4096
+
+Draw = Callable[[], float]
+"""A draw of one number (a Stream's ``next`` or a constant)."""
 
 
 class Stream:
@@ -65,6 +69,27 @@ class Randomness:
         if shape == "exponential":
             return self.exponential(mean)
         return self.lognormal(mean, 0.0 if shape == "constant" else cv)
+
+    def empirical_batches(
+        self, percentiles_ms: Mapping[float, float] | None, plus_s: float = 0.0
+    ) -> Callable[[int], np.ndarray] | None:
+        """Batches of seconds ``plus_s`` + draws from a distribution given as percentile ->
+        ms (linear between the percentiles); None without a distribution."""
+        if not percentiles_ms:
+            return None
+        points = sorted(percentiles_ms.items())
+        probabilities = np.array([p / 100 for p, _ in points])
+        seconds = np.array([plus_s + ms / 1000 for _, ms in points])
+        gen = self.generator
+        return lambda n: np.interp(gen.random(n), probabilities, seconds)
+
+    def empirical(self, percentiles_ms: Mapping[float, float] | None, plus_s: float) -> Draw:
+        """One draw at a time of :meth:`empirical_batches`; without a distribution,
+        always ``plus_s``."""
+        batches = self.empirical_batches(percentiles_ms, plus_s)
+        if batches is None:
+            return repeat(plus_s).__next__  # the cheapest constant draw there is
+        return Stream(batches).next
 
     def zipf_keys(self, keys: int, exponent: float) -> Stream:
         """Key ids 0..keys-1 with P(k) proportional to (k+1)**-exponent (0: uniform)."""

@@ -22,6 +22,7 @@ class Request:
         "key",
         "node",
         "phase",
+        "reply_at",
         "slot",
         "stale",
         "t0",
@@ -37,6 +38,7 @@ class Request:
         self.deadline = t0 + phase.timeout
         self.attempt = 0
         self.expect = -1.0  # completion time of the pending query (-1: none)
+        self.reply_at = -1.0  # when its answer reaches the client, if after the query
         self.hit = 0  # 0 no cache lookup, 1 hit, 2 miss
         self.stale = False
         self.ended = False  # finished or failed: later events are ignored

@@ -115,7 +115,9 @@ class Model:
         self.phases: list[PhaseRuntime] = []
         start = 0.0
         for index, (phase_name, spec) in enumerate(phases):
-            self.phases.append(PhaseRuntime(index, phase_name, spec, start, rng))
+            self.phases.append(
+                PhaseRuntime(index, phase_name, spec, start, rng, world.start_delays)
+            )
             start += spec.duration
         for earlier, later in pairwise(self.phases):
             earlier.following = later

@@ -131,7 +131,7 @@ class Strategies:
             extra = self.world.commit_extra(node) + (count - 1) * (
                 calibration.write_batch_row_ms / 1000
             )
-            done = node.execute(now, True, extra) + self.world.rtt
+            done = node.execute(now, True, extra) + self.world.round_trip()
             for _ in range(count):
                 self.world.last_write[self.backlog.popleft()] = done
             self.flushed += count

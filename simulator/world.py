@@ -60,7 +60,12 @@ class World:
         self.sync_standby = self.standby is not None
         self.replicas_detached_at: float | None = None
         self.sync_commit = calibration.sync_commit_ms / 1000
-        self.rtt = calibration.network_rtt_ms / 1000
+        # One client <-> server round trip, with the extra a loaded client adds when the
+        # calibration measured it; and (open loop) how late the client starts a request.
+        self.round_trip = rng.empirical(
+            calibration.round_trip_extra_percentiles_ms, calibration.network_rtt_ms / 1000
+        )
+        self.start_delays = rng.empirical_batches(calibration.start_delay_percentiles_ms)
 
         proxy = config.proxy
         self.proxy_name = proxy.name
@@ -81,7 +86,7 @@ class World:
         bytes_per_key = calibration.value_bytes + calibration.key_overhead_bytes
         self.redis = Redis(
             calibration.redis_op_ms,
-            calibration.network_rtt_ms,
+            self.round_trip,
             capacity_keys(cache.node_type, calibration.cache_maxmemory_mb, bytes_per_key),
         )
         self.last_write: dict[int, float] = {}  # key -> commit time (for stale replica reads)

@@ -57,11 +57,24 @@ def calibrate(
     samples: Annotated[
         int, typer.Option("--samples", min=10, help="Round trips per figure.")
     ] = 200,
+    load_rate: Annotated[
+        float,
+        typer.Option(
+            "--load-rate",
+            min=0,
+            help="Reads/s of the short load run that measures the client side under load "
+            "(start delay, round-trip spread); 0 skips it.",
+        ),
+    ] = 500.0,
+    load_seconds: Annotated[
+        float, typer.Option("--load-seconds", min=1, help="Seconds of that load run.")
+    ] = 5.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Measure service times, connection set-up and (--failover) failover timings in the
-    running sandbox and store them as the simulator's calibration file; `rdsbox sim run`
-    and `rdsbox sim validate` then use it."""
+    """Measure service times, connection set-up, the client side under load and
+    (--failover) failover timings in the running sandbox and store them as the
+    simulator's calibration file; `rdsbox sim run` and `rdsbox sim validate` then use
+    it."""
     import psycopg
     import redis
 
@@ -70,6 +83,7 @@ def calibrate(
     from simulator.calibrate import (
         calibration_from,
         measure,
+        measure_client,
         measure_failover,
         write_calibration,
     )
@@ -81,6 +95,11 @@ def calibrate(
     say = None if as_json else _stderr
     try:
         figures = measure(endpoints, samples, say)
+        client_side: dict[str, dict[float, float]] = {}
+        if load_rate > 0:
+            if say:
+                say(f"client under load ({load_rate:g} reads/s for {load_seconds:g} s)")
+            client_side = measure_client(client.env(), load_rate, load_seconds, figures)
         downtime: dict[str, float | None] = {}
         if failover:
             if say:
@@ -92,7 +111,7 @@ def calibrate(
             + "; check `rdsbox status`"
         ) from exc
     timing = _running_config(state).timing_profile() if downtime else None
-    calibration = calibration_from(figures, downtime, timing)
+    calibration = calibration_from(figures, downtime, timing, client=client_side)
     path = out or state_calibration(state)
     write_calibration(calibration, path)
     if as_json:
@@ -106,7 +125,10 @@ def calibrate(
         )
         return
     for key, value in calibration.model_dump(exclude_defaults=True).items():
-        sys.stdout.write(f"{key}: {value}\n")
+        shown = value
+        if isinstance(value, dict):  # a distribution: its main percentiles
+            shown = ", ".join(f"p{p:g} {value[p]:g}" for p in (50, 95, 99, 100) if p in value)
+        sys.stdout.write(f"{key}: {shown}\n")
     for key, seconds in downtime.items():
         shown = "no commit within the limit" if seconds is None else f"{seconds:.2f} s"
         sys.stdout.write(f"failover downtime via {key}: {shown}\n")

@@ -94,7 +94,7 @@ def _run_variant(
     )
     box.wait_healthy()
     client = box.client
-    table = f"scn_{_slug(scenario.name)}_{_slug(variant.name)}_{uuid.uuid4().hex[:6]}"
+    table = run_table(scenario.name, variant.name)
     store = MetricsStore(box.state.metrics_file)
     probe = DbProbe(client.status, client.env)
     timer = FaultTimer(client, scenario.faults, scenario.phases, progress)
@@ -131,7 +131,7 @@ def _run_variant(
         ]
         run.series = _series(store, run.started_at, run.ended_at, run.phases, probe.series)
         store.close()
-        _clean_up(client.env, table)
+        drop_run_data(client.env, table)
         if scenario.faults:
             with contextlib.suppress(RdsboxError):
                 client.fault("clear")
@@ -205,7 +205,13 @@ def _series(
     return series
 
 
-def _clean_up(env: Callable[[], dict[str, str]], table: str) -> None:
+def run_table(scenario: str, variant: str) -> str:
+    """A fresh table name for one run of a scenario's variant: its rows and cache keys
+    start cold and never mix with another run's."""
+    return f"scn_{_slug(scenario)}_{_slug(variant)}_{uuid.uuid4().hex[:6]}"
+
+
+def drop_run_data(env: Callable[[], dict[str, str]], table: str) -> None:
     """Drop the variant's table and cache keys (best effort: a fault may have left the
     sandbox without a writer for a moment)."""
     with contextlib.suppress(Exception):

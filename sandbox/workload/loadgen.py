@@ -31,7 +31,7 @@ from sandbox.workload.cache import CacheOps
 from sandbox.workload.consistency import AckLog, SharedLag
 from sandbox.workload.db import TABLE, seed_users
 from sandbox.workload.endpoints import Endpoints
-from sandbox.workload.recorder import TICK_S, Stats, longest_gap
+from sandbox.workload.recorder import TICK_S, Stats, longest_gap, percentiles, summarize
 from sandbox.workload.spec import CacheSummary, LoadSpec, LoadSummary
 from sandbox.workload.worker import Worker, WorkerPlan
 from sandbox.workload.writebehind import Flusher, WriteBehindQueue, count_lost
@@ -242,6 +242,12 @@ def run_load(
         started_at=clock_start,
         longest_write_gap_s=gap if counts["writes"] else 0.0,
         lost_writes=run.lost,
+        start_delay_ms=summarize(total.start_delay),
+        percentiles_ms={
+            "latency": percentiles(total.histogram),
+            "start_delay": percentiles(total.start_delay),
+            "service": percentiles(total.service),
+        },
         write_ok_ticks=sorted(total.write_ok),
     )
 

@@ -21,6 +21,8 @@ _LOWEST_US, _HIGHEST_US, _DIGITS = 1, 600_000_000, 3
 TICK_S = 0.01
 """Resolution of the successful-write timeline (``Stats.write_ok``): 10 ms."""
 _COUNTERS = ("ops", "errors", "reads", "writes", "hits", "misses", "stale")
+PERCENTILE_GRID: tuple[float, ...] = (*range(100), 99.5, 99.9, 100.0)
+"""Percentiles kept of a run's distributions (the simulator's calibration samples them)."""
 
 
 def new_histogram() -> HdrHistogram:
@@ -28,11 +30,38 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
 
 
+def summarize(h: HdrHistogram) -> LatencySummary:
+    """Percentiles in milliseconds of a microsecond histogram."""
+    if h.get_total_count() == 0:
+        return LatencySummary()
+    return LatencySummary(
+        p50=h.get_value_at_percentile(50) / 1000,
+        p95=h.get_value_at_percentile(95) / 1000,
+        p99=h.get_value_at_percentile(99) / 1000,
+        max=h.get_max_value() / 1000,
+        mean=h.get_mean_value() / 1000,
+    )
+
+
+def percentiles(h: HdrHistogram) -> dict[float, float]:
+    """Milliseconds at each of :data:`PERCENTILE_GRID` (empty when nothing was recorded)."""
+    if h.get_total_count() == 0:
+        return {}
+    return {p: h.get_value_at_percentile(p) / 1000 for p in PERCENTILE_GRID}
+
+
 @dataclass
 class Stats:
-    """Counters and a latency histogram over some span of requests."""
+    """Counters and latency histograms over some span of requests.
+
+    ``histogram`` is the latency from each request's intended start; ``start_delay`` how
+    late the request started (the load generator's own scheduling delay, open loop) and
+    ``service`` the rest, from the actual start to the answer.
+    """
 
     histogram: HdrHistogram = field(default_factory=new_histogram)
+    start_delay: HdrHistogram = field(default_factory=new_histogram)
+    service: HdrHistogram = field(default_factory=new_histogram)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTERS, 0))
     errors_by_kind: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
     write_ok: set[int] = field(default_factory=set)
@@ -42,6 +71,8 @@ class Stats:
     def add(self, other: Stats) -> None:
         """Merge ``other`` into this."""
         self.histogram.add(other.histogram)
+        self.start_delay.add(other.start_delay)
+        self.service.add(other.service)
         self.write_ok |= other.write_ok
         for name, value in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + value
@@ -50,21 +81,14 @@ class Stats:
 
     def latency(self) -> LatencySummary:
         """Percentiles in milliseconds."""
-        h = self.histogram
-        if h.get_total_count() == 0:
-            return LatencySummary()
-        return LatencySummary(
-            p50=h.get_value_at_percentile(50) / 1000,
-            p95=h.get_value_at_percentile(95) / 1000,
-            p99=h.get_value_at_percentile(99) / 1000,
-            max=h.get_max_value() / 1000,
-            mean=h.get_mean_value() / 1000,
-        )
+        return summarize(self.histogram)
 
     def to_wire(self) -> dict[str, Any]:
         """A picklable, compact form for the parent process."""
         return {
             "histogram": self.histogram.encode(),
+            "start_delay": self.start_delay.encode(),
+            "service": self.service.encode(),
             "counts": self.counts,
             "errors_by_kind": self.errors_by_kind,
             "write_ok": sorted(self.write_ok),
@@ -73,11 +97,17 @@ class Stats:
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Stats:
         """The inverse of :meth:`to_wire`."""
-        histogram = new_histogram()
-        if data["histogram"]:
-            histogram.add(HdrHistogram.decode(data["histogram"]))
+
+        def decoded(name: str) -> HdrHistogram:
+            histogram = new_histogram()
+            if data.get(name):
+                histogram.add(HdrHistogram.decode(data[name]))
+            return histogram
+
         return cls(
-            histogram,
+            decoded("histogram"),
+            decoded("start_delay"),
+            decoded("service"),
             dict(data["counts"]),
             dict(data["errors_by_kind"]),
             set(data.get("write_ok", ())),
@@ -98,6 +128,10 @@ def longest_gap(times: Iterable[float], start: float, end: float) -> tuple[float
     return best, best_at
 
 
+def _micros(seconds: float) -> int:
+    return min(max(int(seconds * 1_000_000), _LOWEST_US), _HIGHEST_US)
+
+
 class Recorder:
     """Thread-safe sink of request events for the current interval (the parent sums the
     intervals into the run's totals)."""
@@ -114,13 +148,17 @@ class Recorder:
         hit: bool | None = None,
         stale: bool = False,
         tick: int | None = None,
+        start_delay_s: float | None = None,
     ) -> None:
         """One finished request (successful unless ``error``); ``tick`` is when it finished,
-        in :data:`TICK_S` steps since the run's start."""
-        micros = min(max(int(latency_s * 1_000_000), _LOWEST_US), _HIGHEST_US)
+        in :data:`TICK_S` steps since the run's start; ``start_delay_s`` how late it started
+        (None: it never did, so it has no split into delay and service)."""
         with self._lock:
             stats = self._interval
-            stats.histogram.record_value(micros)
+            stats.histogram.record_value(_micros(latency_s))
+            if start_delay_s is not None:
+                stats.start_delay.record_value(_micros(start_delay_s))
+                stats.service.record_value(_micros(latency_s - start_delay_s))
             counts = stats.counts
             if error is not None:
                 counts["errors"] += 1

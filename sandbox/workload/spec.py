@@ -93,6 +93,18 @@ class LoadSummary(BaseModel):
         description="write-behind: keys whose last acknowledged update never reached the "
         "database (checked after the flusher drained).",
     )
+    start_delay_ms: LatencySummary = Field(
+        default_factory=LatencySummary,
+        description="How late requests started after their intended start: the load "
+        "generator's own scheduling delay (open loop), part of latency_ms. Large values "
+        "mean the load generator itself is short of CPU.",
+    )
+    percentiles_ms: dict[str, dict[float, float]] = Field(
+        default_factory=dict,
+        exclude=True,
+        description="latency / start_delay / service (start to answer): milliseconds at "
+        "fine-grained percentiles (not printed; the simulator's calibration uses them).",
+    )
     write_ok_ticks: list[int] = Field(
         default_factory=list,
         exclude=True,

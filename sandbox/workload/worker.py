@@ -163,7 +163,7 @@ class Worker:
         if error is None and done - started > self.spec.timeout:
             error = "timeout"  # answered, but after the client would have given up
         tick = int((done - self.t0) / TICK_S)
-        self.recorder.record(done - intended, read, error, hit, stale, tick)
+        self.recorder.record(done - intended, read, error, hit, stale, tick, started - intended)
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, t0: float, report: Any) -> float:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sandbox.cli.app import main
 from sandbox.config import config_from_mapping
@@ -139,3 +140,21 @@ def test_cli_bad_set_is_one_line_and_exit_2(
         assert status == 2
         assert len(err.strip().splitlines()) == 1
         assert bad.split("=")[0] in err
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("start_delay_percentiles_ms", {50: 1.0}, "at least two percentiles"),
+        ("round_trip_extra_percentiles_ms", {0: 0.0, 101: 1.0}, "between 0 and 100"),
+        ("round_trip_extra_percentiles_ms", {0: 2.0, 100: 1.0}, "grow with the percentile"),
+    ],
+)
+def test_calibration_distributions_are_checked(
+    tmp_path: Path, field: str, value: dict[float, float], problem: str
+) -> None:
+    path = tmp_path / "calibration.yaml"
+    path.write_text(yaml.safe_dump({field: value}))
+    with pytest.raises(ConfigError, match=problem) as caught:
+        load_calibration(path)
+    assert field in str(caught.value)

@@ -107,3 +107,26 @@ def test_hit_ratio_of_zipf_keys_with_a_ttl() -> None:
         result.summary.cache.hit_ratio,
         expected,
     )
+
+
+def test_client_distributions_add_their_calibrated_percentiles() -> None:
+    # Cache hits only (one key, long TTL, warm after the first request): each request is
+    # start delay + one round trip. With the network at 0 and the Redis CPU at 0, latency
+    # is exactly the two calibrated distributions summed, so its mean is their means' sum.
+    start = {0: 0.0, 50: 1.0, 100: 2.0}  # uniform 0-2 ms: mean 1 ms
+    extra = {0: 0.0, 90: 0.0, 100: 10.0}  # 0, or uniform 0-10 ms one time in ten: 0.5 ms
+    spec = LoadSpec(rate=2000, duration=50, read_ratio=1.0, keys=1, ttl=3600, concurrency=64)
+    config = config_from_mapping({})
+    plain = simulate(config, [("hits", spec)], calibration=Calibration(**_BARE), seed=3)
+    loaded = simulate(
+        config,
+        [("hits", spec)],
+        calibration=Calibration(
+            **_BARE, start_delay_percentiles_ms=start, round_trip_extra_percentiles_ms=extra
+        ),
+        seed=3,
+    )
+    assert plain.summary.latency_ms.mean < 0.01
+    assert abs(loaded.summary.latency_ms.mean - 1.5) < 0.05, loaded.summary.latency_ms
+    # p99 of the sum: the round-trip tail dominates (10% of requests reach 0-10 ms).
+    assert 7.0 < loaded.summary.latency_ms.p99 < 11.0, loaded.summary.latency_ms
