@@ -1,7 +1,9 @@
-"""Helpers shared by the benchmarks: run a sandbox, read its password, run as ``postgres``."""
+"""Helpers shared by the benchmarks: run a sandbox, read its password, run as ``postgres``,
+connect as the master user, run pgbench, check the options."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pwd
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
+from sandbox.binaries import find_binary
 
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -86,19 +90,46 @@ def run_pg(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str
     return str(result.stdout) + str(result.stderr)
 
 
+def connect_db(
+    port: int, password: str, dbname: str = DB_NAME, **options: Any
+) -> psycopg.Connection[Any]:
+    """A connection as the master user to ``dbname`` on ``port``; ``options`` go to
+    ``psycopg.connect`` (autocommit, connect_timeout, ...)."""
+    return psycopg.connect(
+        host=HOST, port=port, user=DB_USER, password=password, dbname=dbname, **options
+    )
+
+
+def pg_env(port: int, password: str) -> dict[str, str]:
+    """The environment of a PostgreSQL client program (pgbench) connecting as the master
+    user on ``port``."""
+    return {
+        **os.environ,
+        "PGHOST": HOST,
+        "PGPORT": str(port),
+        "PGUSER": DB_USER,
+        "PGPASSWORD": password,
+    }
+
+
+def run_pgbench(args: list[str], port: int, password: str, cwd: Path) -> str:
+    """``pgbench ARGS app_database`` as the master user on ``port``; its output."""
+    return run_pg([str(find_binary("pgbench")), *args, DB_NAME], cwd, pg_env(port, password))
+
+
+def check_port_base(parser: argparse.ArgumentParser, port_base: int, ports: int) -> None:
+    """Stop with a usage error unless the ``ports`` ports from ``port_base`` lie between
+    1024 and 32767."""
+    if not 1024 <= port_base <= 32768 - ports:
+        parser.error(f"--port-base must leave its {ports} ports between 1024 and 32767")
+
+
 def wait_accepting(port: int, password: str, proc: subprocess.Popen[bytes], what: str) -> None:
     """Poll until the server on ``port`` accepts a connection as the master user."""
     deadline = time.monotonic() + 60
     while True:
         try:
-            psycopg.connect(
-                host=HOST,
-                port=port,
-                user=DB_USER,
-                password=password,
-                dbname="postgres",
-                connect_timeout=2,
-            ).close()
+            connect_db(port, password, "postgres", connect_timeout=2).close()
             return
         except psycopg.OperationalError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -200,14 +231,7 @@ class Sandbox:
 
     def connect(self, endpoint: str, autocommit: bool = False) -> psycopg.Connection:
         """A connection as the master user to the application database via ``endpoint``."""
-        return psycopg.connect(
-            host=HOST,
-            port=self.endpoint_port(endpoint),
-            user=DB_USER,
-            password=self.password(),
-            dbname=DB_NAME,
-            autocommit=autocommit,
-        )
+        return connect_db(self.endpoint_port(endpoint), self.password(), autocommit=autocommit)
 
     def endpoint_port(self, name: str) -> int:
         """Port of a named endpoint (writer, reader, proxy, ...)."""

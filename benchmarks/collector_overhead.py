@@ -24,7 +24,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from _common import Sandbox, log, median, terminate_on_sigterm
+from _common import Sandbox, check_port_base, log, median, terminate_on_sigterm
 from endpoints import Bench
 
 MODES = ("on", "off")
@@ -152,8 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.clients, args.duration, args.rounds, args.scale, args.warmup) < 1:
         parser.error("--clients, --duration, --rounds, --scale and --warmup must be >= 1")
-    if not 1024 <= args.port_base <= 32768 - 100:
-        parser.error("--port-base must leave its 100 ports between 1024 and 32767")
+    check_port_base(parser, args.port_base, 100)
     terminate_on_sigterm()
     report(measure(args), args)
 

@@ -14,21 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 
-from _common import (
-    DB_NAME,
-    DB_USER,
-    HOST,
-    Sandbox,
-    log,
-    median,
-    run_pg,
-    terminate_on_sigterm,
-)
-
-from sandbox.binaries import find_binary
+from _common import Sandbox, check_port_base, log, median, run_pgbench, terminate_on_sigterm
 
 TARGETS = ("direct", "writer", "proxy")
 TPS = re.compile(r"^tps = ([0-9.]+) \(without initial connection time\)", re.MULTILINE)
@@ -39,7 +27,6 @@ class Bench:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.pgbench = str(find_binary("pgbench"))
         self.password = sandbox.password()
         self.ports = {
             "direct": sandbox.primary_port(),
@@ -48,14 +35,7 @@ class Bench:
         }
 
     def _pgbench(self, target: str, *args: str) -> str:
-        env = {
-            **os.environ,
-            "PGHOST": HOST,
-            "PGPORT": str(self.ports[target]),
-            "PGUSER": DB_USER,
-            "PGPASSWORD": self.password,
-        }
-        return run_pg([self.pgbench, *args, DB_NAME], self.sandbox.workdir, env)
+        return run_pgbench(list(args), self.ports[target], self.password, self.sandbox.workdir)
 
     def initialise(self, scale: int) -> None:
         """``pgbench -i -s SCALE`` through the writer endpoint."""
@@ -146,8 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.clients, args.threads, args.duration, args.rounds, args.scale) < 1:
         parser.error("--clients, --threads, --duration, --rounds and --scale must be >= 1")
-    if not 1024 <= args.port_base <= 32768 - 50:
-        parser.error("--port-base must leave its 50 ports between 1024 and 32767")
+    check_port_base(parser, args.port_base, 50)
     terminate_on_sigterm()
     report(measure(args), args)
 

@@ -24,16 +24,7 @@ from typing import Any
 
 import psycopg
 import redis
-from _common import (
-    DB_NAME,
-    DB_USER,
-    HOST,
-    Sandbox,
-    log,
-    median,
-    run_pg,
-    terminate_on_sigterm,
-)
+from _common import HOST, Sandbox, connect_db, log, median, run_pg, terminate_on_sigterm
 from startup import Floor
 
 from sandbox.binaries import find_binary
@@ -59,15 +50,8 @@ def _until(action: Any, deadline_s: float = 300.0) -> float:
 def _commit(port: int, password: str, holder: dict[str, Any]) -> None:
     """One INSERT on a kept connection (reopened after an error)."""
     try:
-        conn = holder.get("conn") or psycopg.connect(
-            host=HOST,
-            port=port,
-            user=DB_USER,
-            password=password,
-            dbname=DB_NAME,
-            autocommit=True,
-            connect_timeout=2,
-            prepare_threshold=None,
+        conn = holder.get("conn") or connect_db(
+            port, password, autocommit=True, connect_timeout=2, prepare_threshold=None
         )
         holder["conn"] = conn
         conn.execute("INSERT INTO failover_probe VALUES (now())")
@@ -174,14 +158,8 @@ def floor_promote(port: int) -> float:
         run_pg([str(find_binary("pg_ctl")), "promote", "-D", str(replica)], floor.workdir)
 
         def commit() -> None:
-            conn = holder.get("conn") or psycopg.connect(
-                host=HOST,
-                port=port + 1,
-                user=DB_USER,
-                password=floor.password,
-                dbname="postgres",
-                autocommit=True,
-                connect_timeout=2,
+            conn = holder.get("conn") or connect_db(
+                port + 1, floor.password, "postgres", autocommit=True, connect_timeout=2
             )
             holder["conn"] = conn
             conn.execute("CREATE TABLE IF NOT EXISTS t (v int); INSERT INTO t VALUES (1)")

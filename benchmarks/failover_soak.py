@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from _common import DB_NAME, DB_USER, HOST, Sandbox, log, median, terminate_on_sigterm
+from _common import Sandbox, connect_db, log, median, terminate_on_sigterm
 from failover import _pid, _settled, crash
 
 
@@ -35,12 +35,9 @@ class Ledger:
         port = self.box.endpoint_port("proxy")
         while not self.stop.is_set():
             try:
-                conn = conn or psycopg.connect(
-                    host=HOST,
-                    port=port,
-                    user=DB_USER,
-                    password=self.box.password(),
-                    dbname=DB_NAME,
+                conn = conn or connect_db(
+                    port,
+                    self.box.password(),
                     autocommit=True,
                     connect_timeout=2,
                     prepare_threshold=None,

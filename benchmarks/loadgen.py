@@ -19,24 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 
-from _common import (
-    DB_NAME,
-    DB_USER,
-    HOST,
-    Sandbox,
-    log,
-    rdsbox_command,
-    run_pg,
-    terminate_on_sigterm,
-)
+from _common import Sandbox, log, rdsbox_command, run_pgbench, terminate_on_sigterm
 
-from sandbox.binaries import find_binary
 from sandbox.workload.loadgen import run_load
 from sandbox.workload.spec import LoadSpec
 
@@ -84,15 +73,13 @@ def redis_benchmark(env: dict[str, str], clients: int, args: argparse.Namespace)
 
 def pgbench_select(sandbox: Sandbox, port: int, clients: int, args: argparse.Namespace) -> float:
     """``pgbench -S`` tps through ``port``."""
-    pgbench = str(find_binary("pgbench"))
-    env = {**os.environ, "PGHOST": HOST, "PGPORT": str(port), "PGUSER": DB_USER}
-    env["PGPASSWORD"] = sandbox.password()
     threads = str(min(clients, 2))
-    output = run_pg(
-        [pgbench, "-S", "-n", "-c", str(clients), "-j", threads, "-T", str(round(args.duration)),
-         DB_NAME],
-        sandbox.workdir, env,
-    )  # fmt: skip
+    output = run_pgbench(
+        ["-S", "-n", "-c", str(clients), "-j", threads, "-T", str(round(args.duration))],
+        port,
+        sandbox.password(),
+        sandbox.workdir,
+    )
     match = TPS.search(output)
     if match is None:
         raise RuntimeError(f"no tps line in pgbench output:\n{output}")
@@ -108,12 +95,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
         log(f"sandbox healthy after {sandbox.up():.2f} s")
         env = _env(sandbox)
         proxy = sandbox.endpoint_port("proxy")
-        run_pg(
-            [str(find_binary("pgbench")), "-i", "-s", "1", "-q", DB_NAME],
-            sandbox.workdir,
-            {**os.environ, "PGHOST": HOST, "PGPORT": str(proxy), "PGUSER": DB_USER,
-             "PGPASSWORD": sandbox.password()},
-        )  # fmt: skip
+        run_pgbench(["-i", "-s", "1", "-q"], proxy, sandbox.password(), sandbox.workdir)
         log("warming the cache (every key loaded once)")
         _load(env, args, strategy="cache-aside", ttl=600.0)
         figures = {

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from _common import DB_NAME, DB_USER, HOST, REPO, Sandbox, log, median, terminate_on_sigterm
+from _common import REPO, Sandbox, connect_db, log, median, terminate_on_sigterm
 
 
 def supervisor_figures(pid: int) -> dict[str, int]:
@@ -55,12 +55,9 @@ class Ledger:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(
-            host=HOST,
-            port=self.port,
-            user=DB_USER,
-            password=self.password(),  # re-read: nothing rotates it here, but be safe
-            dbname=DB_NAME,
+        return connect_db(
+            self.port,
+            self.password(),  # re-read: nothing rotates it here, but be safe
             autocommit=True,
             connect_timeout=3,
             prepare_threshold=None,
@@ -92,14 +89,7 @@ class Ledger:
 
     def lost(self, writer_port: int) -> list[int]:
         """Acknowledged numbers missing from the table (read on the current primary)."""
-        with psycopg.connect(
-            host=HOST,
-            port=writer_port,
-            user=DB_USER,
-            password=self.password(),
-            dbname=DB_NAME,
-            connect_timeout=5,
-        ) as conn:
+        with connect_db(writer_port, self.password(), connect_timeout=5) as conn:
             stored = {row[0] for row in conn.execute("SELECT n FROM soak_ledger")}
         return sorted(set(self.acknowledged) - stored)
 

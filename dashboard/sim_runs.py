@@ -18,19 +18,20 @@ import pandas as pd
 
 from dashboard import scenario_runs
 from sandbox.metrics.schema import LOAD_SOURCE
+from sandbox.scenario import tables
 from sandbox.scenario.figures import summary_figures
 from sandbox.statedir import StateDir
 
 #: Figures of the summary table, with their headings, in column order.
-FIGURES = (
-    ("ops", "ops"),
-    ("errors", "errors"),
-    ("throughput", "ops/s"),
-    ("latency_ms.p50", "p50 ms"),
-    ("latency_ms.p99", "p99 ms"),
-    ("cache.hit_ratio", "hit ratio"),
-    ("downtime_s", "downtime s"),
-    ("db.peak_connections", "peak DB conns"),
+FIGURES = tables.columns(
+    "ops",
+    "errors",
+    "throughput",
+    "latency_ms.p50",
+    "latency_ms.p99",
+    "cache.hit_ratio",
+    "downtime_s",
+    "db.peak_connections",
 )
 
 #: Per-second series of the charts: metric -> (title, unit).
@@ -86,37 +87,19 @@ def simulate_scenario(knobs: Knobs, cwd: Path, calibration: Path | None) -> list
     Raises:
         RdsboxError: an unknown scenario or an invalid knob value (one line).
     """
-    from simulator.calibration import load_calibration
-    from simulator.runner import simulate
-    from simulator.scenarios import find_scenario, load_scenario, plan_runs, raw_config
+    from simulator import whatif
 
-    spec = load_scenario(find_scenario(knobs.scenario, cwd))
-    planned = plan_runs(
-        spec,
-        raw_config(None, cwd),
-        knobs.assignments(),
-        None,
-        knobs.clients,
-        knobs.duration,
-        load_calibration(calibration),
+    spec = whatif.load(knobs.scenario, cwd)
+    planned = whatif.plan(
+        spec, cwd, None, knobs.assignments(), None, knobs.clients, knobs.duration, calibration
     )
     epoch = time.time()
     runs = []
-    for plan in planned:
-        result = simulate(
-            plan.config,
-            plan.phases,
-            plan.faults,
-            plan.calibration,
-            plan.seed,
-            plan.poisson,
-            epoch,
-            plan.name,
-        )
+    for plan, result in zip(planned, whatif.simulate_each(planned, epoch), strict=True):
         figures: dict[str, float | None] = dict(summary_figures(result.summary))
         downtimes = [d for d in result.downtime_s if d is not None]
         figures["downtime_s"] = max(downtimes) if downtimes else None
-        figures["db.peak_connections"] = max(result.peak_db_connections.values(), default=0)
+        figures["db.peak_connections"] = whatif.peak_db_connections(result)
         rows = [
             (s.ts - epoch, s.metric, s.value)
             for s in result.samples
@@ -129,12 +112,14 @@ def simulate_scenario(knobs: Knobs, cwd: Path, calibration: Path | None) -> list
 
 def summary_table(runs: Sequence[SimRun]) -> pd.DataFrame:
     """One row per variant, one column per figure (columns without any value dropped)."""
-    table = pd.DataFrame(
-        [[run.figures.get(key) for key, _ in FIGURES] for run in runs],
-        index=[run.name for run in runs],
-        columns=[head for _, head in FIGURES],
+    columns, body = tables.figure_table(
+        [(run.name, run.figures) for run in runs], lambda value: bool(pd.notna(value)), FIGURES
     )
-    return table.dropna(axis="columns", how="all")
+    return pd.DataFrame(
+        [cells for _, cells in body],
+        index=[label for label, _ in body],
+        columns=[head for _, head in columns],
+    )
 
 
 def chart_data(runs: Sequence[SimRun], metric: str) -> pd.DataFrame:

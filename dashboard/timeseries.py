@@ -1,20 +1,20 @@
 """Reading the metrics store for charts: many series at once, downsampled in SQL.
 
-One query per chart group, averaged over time buckets sized so that any window comes
-back as about :data:`POINTS` points per series: an hour of one-second samples of every
-component is a few hundred rows per series, not 3600. Kept small and separate so that a
-downsampling query in ``sandbox.metrics.store`` can replace it.
+One query per chart group (:meth:`MetricsStore.series`), averaged over time buckets sized
+so that any window comes back as about :data:`POINTS` points per series: an hour of
+one-second samples of every component is a few hundred rows per series, not 3600.
 """
 
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+
+from sandbox.metrics.store import Bucket, MetricsStore, MetricsStoreError
 
 #: Points per series a chart gets, whatever the window.
 POINTS = 300
@@ -26,32 +26,32 @@ def bucket_seconds(window_s: float, points: int = POINTS) -> float:
 
 
 class MetricsReader:
-    """Read-only queries on one ``metrics.db``; safe to share between Streamlit sessions
-    (one connection, used under a lock)."""
+    """Read-only use of one ``metrics.db`` for charts; safe to share between Streamlit
+    sessions (one :class:`MetricsStore`, used under a lock)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db: sqlite3.Connection | None = None
+        self._store: MetricsStore | None = None
         self._lock = threading.Lock()
 
-    def _connection(self) -> sqlite3.Connection | None:
-        if self._db is None and self.path.exists():  # never create the store: the writers do
-            # Not mode=ro: a read-only reader of a WAL database fails while its -shm file
-            # is missing (no writer has it open); this connection only ever SELECTs.
-            self._db = sqlite3.connect(self.path, timeout=2.0, check_same_thread=False)
-        return self._db
+    def _opened(self) -> MetricsStore | None:
+        if self._store is None and self.path.exists():  # never create the store: the writers do
+            try:
+                self._store = MetricsStore(self.path, timeout=2.0, shared=True)
+            except MetricsStoreError:  # locked while a writer creates it: next time
+                return None
+        return self._store
 
     def latest_ts(self) -> float | None:
         """Time of the newest sample, or None for an empty or missing store."""
         with self._lock:
-            db = self._connection()
-            if db is None:
+            store = self._opened()
+            if store is None:
                 return None
             try:
-                row = db.execute("SELECT max(ts) FROM samples").fetchone()
-            except sqlite3.Error:
+                return store.latest_ts()
+            except MetricsStoreError:
                 return None
-        return None if row is None or row[0] is None else float(row[0])
 
     def series(
         self,
@@ -61,41 +61,32 @@ class MetricsReader:
         bucket_s: float,
         sources: Sequence[str] = (),
     ) -> pd.DataFrame:
-        """Bucket means of ``metrics`` (of ``sources``, or every source) in ``[since, until)``.
+        """Bucket means of ``metrics`` (of ``sources``, or every source) in ``[since, until)``
+        (:meth:`MetricsStore.series`).
 
         Columns ``time`` (bucket start, UTC), ``source``, ``metric``, ``value``; empty
         (same columns) when there is nothing."""
-        where = [
-            "ts >= ?",
-            "ts < ?",
-            f"metric IN ({','.join('?' * len(metrics))})",
-        ]
-        args: list[object] = [since, until, *metrics]
-        if sources:
-            where.append(f"source IN ({','.join('?' * len(sources))})")
-            args.extend(sources)
-        sql = (
-            "SELECT CAST(ts / ? AS INTEGER) AS b, source, metric, avg(value) FROM samples "
-            f"WHERE {' AND '.join(where)} GROUP BY b, source, metric ORDER BY b"
-        )
         with self._lock:
-            db = self._connection()
-            rows: list[tuple[int, str, str, float]] = []
-            if db is not None and metrics:
+            store = self._opened()
+            buckets: list[Bucket] = []
+            if store is not None:
                 try:
-                    rows = db.execute(sql, [bucket_s, *args]).fetchall()
-                except sqlite3.Error:  # a store being created right now has no table yet
-                    rows = []
-        frame = pd.DataFrame(rows, columns=["bucket", "source", "metric", "value"])
-        frame["time"] = pd.to_datetime(frame["bucket"] * bucket_s, unit="s", utc=True)
-        return frame.drop(columns="bucket")[["time", "source", "metric", "value"]]
+                    buckets = store.series(metrics, sources, since, bucket_s, until)
+                except MetricsStoreError:  # a store being created right now has no table yet
+                    buckets = []
+        frame = pd.DataFrame(
+            [(b.ts, b.source, b.metric, b.avg) for b in buckets],
+            columns=["time", "source", "metric", "value"],
+        )
+        frame["time"] = pd.to_datetime(frame["time"], unit="s", utc=True)
+        return frame
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the store."""
         with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
 
 def lines(frame: pd.DataFrame, by: str, names: dict[str, str] | None = None) -> pd.DataFrame:

@@ -82,50 +82,31 @@ def run(
     from dataclasses import asdict
 
     from sandbox.cli.render import console
-    from simulator.calibration import load_calibration
+    from simulator import whatif
     from simulator.expectations import check_expectations
-    from simulator.runner import simulate
-    from simulator.scenarios import (
-        find_scenario,
-        load_scenario,
-        parse_assignment,
-        parse_sweep,
-        plan_runs,
-        raw_config,
-    )
+    from simulator.scenarios import parse_assignment, parse_sweep
 
     cwd = Path.cwd()
-    spec = load_scenario(find_scenario(scenario, cwd))
+    spec = whatif.load(scenario, cwd)
     assignments = [parse_assignment(item) for item in set_ or []]
     swept = parse_sweep(sweep) if sweep else None
-    planned = plan_runs(
+    planned = whatif.plan(
         spec,
-        raw_config(options(ctx).config, cwd),
+        cwd,
+        options(ctx).config,
         assignments,
         swept,
         clients,
         duration,
-        load_calibration(calibration or _stored_calibration(ctx)),
+        calibration or _stored_calibration(ctx),
     )
     estimates = _estimates(planned, prices) if (cost or prices) else None
-    epoch = time.time()
-    results = []
-    for plan in planned:
+
+    def announce(plan: Any) -> None:
         if not as_json:
             sys.stderr.write(f"simulating {plan.name} ...\n")
-        results.append(
-            simulate(
-                plan.config,
-                plan.phases,
-                plan.faults,
-                plan.calibration,
-                plan.seed,
-                plan.poisson,
-                epoch,
-                plan.name,
-            )
-        )
-        results[-1].settings = plan.settings
+
+    results = list(whatif.simulate_each(planned, time.time(), announce))
     written = _write_out(results, out, swept[0] if swept else None, estimates) if out else []
     verdicts = check_expectations(
         spec,
@@ -206,6 +187,7 @@ def _table(name: str, results: list[RunResult], estimates: list[Any] | None) -> 
     from rich.table import Table
 
     from sandbox.cli.render import console
+    from simulator import whatif
 
     table = Table(title=f"Simulated: {name}", title_justify="left")
     columns = ["run", "ops", "errors", "ops/s", "p50 ms", "p99 ms", "hit ratio", "peak DB conns"]
@@ -226,7 +208,7 @@ def _table(name: str, results: list[RunResult], estimates: list[Any] | None) -> 
             f"{s.latency_ms.p50:.2f}",
             f"{s.latency_ms.p99:.2f}",
             f"{s.cache.hit_ratio:.1%}",
-            str(max(result.peak_db_connections.values(), default=0)),
+            str(whatif.peak_db_connections(result)),
         ]
         if any(r.downtime_s for r in results):
             row.append(", ".join("-" if d is None else f"{d:.2f}" for d in result.downtime_s))

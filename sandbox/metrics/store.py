@@ -38,15 +38,23 @@ class Bucket:
     avg: float
     max: float
     count: int
+    #: The series the bucket belongs to (a query may ask for several at once).
+    source: str = ""
+    metric: str = ""
 
 
 class MetricsStore:
     """Appends and queries samples; one instance per thread or process."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 5.0, shared: bool = False) -> None:
+        """Open (and create when missing) the store at ``path``, waiting up to ``timeout``
+        seconds for a lock. ``shared``: threads may share this instance when the caller
+        serialises their calls (the dashboard's reader does, under a lock)."""
         self.path = path
         try:
-            self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+            self._db = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=not shared
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -83,23 +91,37 @@ class MetricsStore:
 
     def series(
         self,
-        metric: str,
-        source: str,
+        metric: str | Sequence[str],
+        source: str | Sequence[str],
         since: float,
         bucket_s: float,
         until: float | None = None,
     ) -> list[Bucket]:
-        """One series downsampled in SQL: per ``bucket_s`` bucket (aligned to multiples of
-        ``bucket_s`` since the epoch) the mean, max and count, in time order. An hour of
-        one-second samples comes back as a few hundred rows for a chart."""
+        """Series downsampled in SQL: per ``bucket_s`` bucket (aligned to multiples of
+        ``bucket_s`` since the epoch) the mean, max and count of each series, in time order.
+        ``metric`` and ``source`` each name one or several (no sources: every source), so
+        one query serves a chart of many series. An hour of one-second samples comes back
+        as a few hundred rows per series for a chart."""
         if bucket_s <= 0:
             raise ValueError("bucket_s must be > 0")
+        metrics = [metric] if isinstance(metric, str) else list(metric)
+        sources = [source] if isinstance(source, str) else list(source)
+        if not metrics:
+            return []
+        where, args = _window(since, _END if until is None else until, metrics, sources)
         sql = (
-            "SELECT CAST(ts / ? AS INTEGER) AS b, avg(value), max(value), count(*) FROM samples "
-            "WHERE metric = ? AND source = ? AND ts >= ? AND ts < ? GROUP BY b ORDER BY b"
+            "SELECT CAST(ts / ? AS INTEGER) AS b, source, metric, avg(value), max(value), "
+            f"count(*) FROM samples WHERE {where} GROUP BY b, source, metric ORDER BY b"
         )
-        rows = self._read(sql, [bucket_s, metric, source, since, _END if until is None else until])
-        return [Bucket(float(b * bucket_s), avg, peak, n) for b, avg, peak, n in rows]
+        return [
+            Bucket(float(b * bucket_s), avg, peak, n, src, name)
+            for b, src, name, avg, peak, n in self._read(sql, [bucket_s, *args])
+        ]
+
+    def latest_ts(self) -> float | None:
+        """Time of the newest sample (None when the store is empty)."""
+        (newest,) = self._read("SELECT max(ts) FROM samples", [])[0]
+        return None if newest is None else float(newest)
 
     def latest(
         self,

@@ -28,23 +28,7 @@ from typing import Any
 from sandbox.scenario.figures import Figures, compare, evaluate, phase_figures, total_figures
 from sandbox.scenario.model import Scenario
 from sandbox.scenario.runner import VariantRun
-
-# Figures shown in the markdown tables, in this order, with their headings.
-_TABLE = (
-    ("ops", "ops"),
-    ("errors", "errors"),
-    ("throughput", "ops/s"),
-    ("latency_ms.p50", "p50 ms"),
-    ("latency_ms.p99", "p99 ms"),
-    ("cache.hit_ratio", "hit ratio"),
-    ("downtime_s", "downtime s"),
-    ("app.db_queries", "DB queries"),
-    ("db.new_backends", "new DB backends"),
-    ("db.transactions", "DB transactions"),
-    ("db.peak_connections", "peak DB conns"),
-    ("stale_reads", "stale reads"),
-    ("lost_writes", "lost writes"),
-)
+from sandbox.scenario.tables import figure_table
 
 
 def environment() -> dict[str, Any]:
@@ -158,13 +142,13 @@ def _cell(value: Any, name: str) -> str:
 
 
 def _table(rows: list[tuple[str, Figures]]) -> list[str]:
-    columns = [(key, head) for key, head in _TABLE if any(f.get(key) for _, f in rows)]
+    columns, body = figure_table(rows)
     lines = [
         "| " + " | ".join(["", *(head for _, head in columns)]) + " |",
         "|" + "---|" * (len(columns) + 1),
     ]
-    for label, figures in rows:
-        cells = [_cell(figures.get(key), key) for key, _ in columns]
+    for label, values in body:
+        cells = [_cell(value, key) for value, (key, _) in zip(values, columns, strict=True)]
         lines.append("| " + " | ".join([label, *cells]) + " |")
     return lines
 

@@ -11,37 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sandbox.client import ControlClient
 from sandbox.errors import RdsboxError
+from sandbox.scenario.fault_targets import resolve_target
 from sandbox.scenario.model import Phase, TimedFault
 from sandbox.scenario.shorten import phase_bounds
-
-# alias -> (component kind, role) in `rdsbox status --json`
-ALIASES: Mapping[str, tuple[str, str]] = {
-    "primary": ("postgres", "primary"),
-    "standby": ("postgres", "standby"),
-    "replica": ("postgres", "replica"),
-    "cache_primary": ("redis", "primary"),
-}
-
-
-def resolve_target(target: str | None, status: Mapping[str, Any]) -> str | None:
-    """A role alias -> the name of the (first) component holding that role now; any other
-    name is passed on unchanged (the supervisor checks it).
-
-    Raises:
-        RdsboxError: the alias names a role no component has (e.g. no standby).
-    """
-    if target is None or target not in ALIASES:
-        return target
-    kind, role = ALIASES[target]
-    for component in status.get("components", []):
-        if component.get("kind") == kind and component.get("role") == role:
-            return str(component["name"])
-    raise RdsboxError(f"no {kind} component has the role {role} now (fault target '{target}')")
 
 
 def place(at: float, phases: Sequence[Phase]) -> tuple[int, float]:

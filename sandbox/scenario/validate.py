@@ -6,11 +6,13 @@ from __future__ import annotations
 import pydantic
 
 from sandbox.errors import ConfigError
+from sandbox.scenario.fault_targets import ALIASES
 from sandbox.scenario.figures import known_figures
 from sandbox.scenario.model import Scenario
 from sandbox.supervisor.faults import FAULTS
 
-ROLE_ALIASES = ("primary", "standby", "replica", "cache_primary")
+#: The role aliases a fault target may use (see ``fault_targets``).
+ROLE_ALIASES = tuple(ALIASES)
 
 
 def check_scenario(scenario: Scenario, source: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sandbox.errors import ConfigError, RdsboxError
 from sandbox.scenario.builtins import builtin_scenarios, find_scenario, read_scenario
 from sandbox.scenario.dbprobe import counter_deltas
+from sandbox.scenario.fault_targets import resolve_target
 from sandbox.scenario.figures import (
     PhaseResult,
     app_db_queries,
@@ -24,7 +25,7 @@ from sandbox.scenario.model import Scenario
 from sandbox.scenario.report import markdown
 from sandbox.scenario.runner import load_time
 from sandbox.scenario.shorten import shorten
-from sandbox.scenario.timer import place, resolve_target
+from sandbox.scenario.timer import place
 from sandbox.workload.recorder import Recorder, Stats, longest_gap
 from sandbox.workload.spec import CacheSummary, LatencySummary, LoadSpec, LoadSummary
 
