@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sandbox.client import ControlClient
 from sandbox.metrics.store import MetricsStore
+from sandbox.scenario.fault_targets import resolve_target
 from sandbox.scenario.model import TimedFault
 from sandbox.scenario.runner import drop_run_data, run_table
 from sandbox.workload.endpoints import Endpoints
@@ -23,8 +24,9 @@ from sandbox.workload.loadgen import run_load
 from sandbox.workload.spec import LoadSummary
 from simulator.compare import Row, compare, downtime_rows, figures
 from simulator.downtime import WriteProbe
-from simulator.runner import RunResult, simulate
+from simulator.runner import RunResult
 from simulator.scenarios import PlannedRun
+from simulator.whatif import simulate_each
 
 Progress = Callable[[str], None]
 
@@ -70,7 +72,9 @@ class _FaultTimer:
             probe.start()
             try:
                 options = {k: float(v) for k, v in fault.options.items()}
-                self.client.fault(fault.fault, fault.target, fault.seconds, **options)
+                # Roles move across failovers: `primary` is whoever holds it now.
+                target = resolve_target(fault.target, self.client.status())
+                self.client.fault(fault.fault, target, fault.seconds, **options)
             except Exception as exc:  # reported beside the table, the run goes on
                 self.errors.append(f"{fault.fault} {fault.target or ''}: {exc}")
             finally:
@@ -127,15 +131,7 @@ def validate_run(
     measured = run_in_sandbox(plan, client, env, progress)
     if progress is not None:
         progress(f"model: {plan.name}")
-    model = simulate(
-        plan.config,
-        plan.phases,
-        plan.faults,
-        plan.calibration,
-        plan.seed,
-        plan.poisson,
-        name=plan.name,
-    )
+    model = next(simulate_each([plan], 0.0))
     duration = sum(spec.duration for _, spec in plan.phases)
     sandbox_figures = figures(measured.phases, duration)
     model_figures = figures(list(model.phases.values()), duration)
