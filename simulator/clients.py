@@ -215,11 +215,47 @@ class Application:
         if pool.idle_open > 0:
             pool.idle_open -= 1
             self._run_query(request)
-        elif node.connect():
-            self.engine.at(now + self.db_connect, self._run_query, request)
-        else:
+            return
+        pool.wanting.append(request)
+        self.open_server_connection()
+
+    def open_server_connection(self) -> None:
+        """The proxy opens one server connection for its first waiting borrower (unless
+        one is being opened, or it holds borrows in a failover); refused (node down or
+        full), every waiting borrower retries."""
+        world = self.world
+        pool, node = world.proxy, world.proxy_target
+        assert pool is not None
+        if pool.opening is not None or not pool.wanting or node is None:
+            return
+        if node.connect():
+            pool.opening = opening = (node, node.epoch)
+            self.engine.at(self.engine.now + self.db_connect, self._opened, opening)
+            return
+        while pool.wanting:
+            request = pool.wanting.popleft()
             pool.slots.release()
             self.retry(request, _REFUSED)
+
+    def _opened(self, connection: tuple[DbNode, int]) -> None:
+        pool = self.world.proxy
+        assert pool is not None
+        if pool.opening is not connection:
+            return  # the proxy lost its connections meanwhile (a failover)
+        pool.opening = None
+        node, epoch = connection
+        if epoch != node.epoch:  # the node died while the connection was being opened
+            self.open_server_connection()
+        elif pool.wanting:
+            self._lend(pool.wanting.popleft(), node, epoch)
+            self.open_server_connection()
+        else:
+            pool.idle_open += 1
+
+    def _lend(self, request: Request, node: DbNode, epoch: int) -> None:
+        """A waiting borrower gets a server connection to ``node``."""
+        request.node, request.epoch = node, epoch
+        self._run_query(request)
 
     def _borrow_expired(self, request: Request) -> None:
         self.fail(request, _TIMEOUT)
@@ -290,7 +326,10 @@ class Application:
         if request.via == VIA_PROXY:
             pool = self.world.proxy
             assert pool is not None
-            if not pool.give_back(alive):
+            if alive and pool.wanting:  # straight to the next borrower waiting for one
+                pool.slots.release()
+                self._lend(pool.wanting.popleft(), node, request.epoch)
+            elif not pool.give_back(alive):
                 node.disconnect(request.epoch)
         elif request.phase.per_request:
             node.disconnect(request.epoch)

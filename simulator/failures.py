@@ -188,6 +188,7 @@ class Failures:
             start, _ = world.proxy_holds[-1]
             world.proxy_holds[-1] = (start, self.engine.now)
             pool.slots.serve()
+            self.app.open_server_connection()  # for borrowers caught waiting by the hold
 
     # -- cache --------------------------------------------------------------------------
     def cache_crash(self, planned: bool = False) -> None:

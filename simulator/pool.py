@@ -5,7 +5,10 @@ the proxy's ``connection_borrow_timeout``) and which can be *held* (the proxy ho
 borrows while it has no writer during a failover). ``ProxyPool`` adds the server
 connections behind the slots: opened on demand up to ``pool_size`` (paying the connection
 set-up cost), kept open while idle up to ``idle_pool_size`` and closed above it, like
-RDS Proxy's MaxConnectionsPercent and MaxIdleConnectionsPercent.
+RDS Proxy's MaxConnectionsPercent and MaxIdleConnectionsPercent. Like PgBouncer (the
+sandbox's proxy), it opens one server connection at a time: borrowers that find no idle
+connection wait for the one being opened or for one given back, whichever comes first,
+so a burst grows the pool gradually instead of opening a connection per borrower.
 """
 
 from __future__ import annotations
@@ -157,7 +160,9 @@ class ProxyPool:
         "borrow_waits",
         "idle_cap",
         "idle_open",
+        "opening",
         "slots",
+        "wanting",
     )
 
     def __init__(self, engine: Engine, size: int, idle_cap: int, borrow_timeout: float) -> None:
@@ -168,11 +173,13 @@ class ProxyPool:
         self.borrow_sum = 0.0
         self.borrow_count = 0
         self.borrow_waits = 0  # borrows that had to queue
+        self.wanting: deque[Any] = deque()  # borrowers with a slot, waiting for a connection
+        self.opening: Any = None  # the server connection being opened (node, epoch)
 
     @property
     def server_connections(self) -> int:
-        """Open connections to the database (lent out + idle)."""
-        return self.slots.used + self.idle_open
+        """Open connections to the database (lent out + idle + being opened)."""
+        return self.slots.used - len(self.wanting) + self.idle_open + (self.opening is not None)
 
     def take_idle(self) -> bool:
         """Use an idle open connection if there is one (else the caller opens one)."""
@@ -182,7 +189,8 @@ class ProxyPool:
         return False
 
     def give_back(self, keep: bool) -> bool:
-        """Return a lent connection; True when it stays open (False: close it)."""
+        """Return a lent connection to the pool (the caller hands it to a ``wanting``
+        borrower first when there is one); True when it stays open (False: close it)."""
         keep = keep and (self.idle_open < self.idle_cap or bool(self.slots.waiters))
         if keep:
             self.idle_open += 1
@@ -192,3 +200,4 @@ class ProxyPool:
     def lose_connections(self) -> None:
         """The writer died: its server connections are gone."""
         self.idle_open = 0
+        self.opening = None

@@ -130,3 +130,16 @@ def test_client_distributions_add_their_calibrated_percentiles() -> None:
     assert abs(loaded.summary.latency_ms.mean - 1.5) < 0.05, loaded.summary.latency_ms
     # p99 of the sum: the round-trip tail dominates (10% of requests reach 0-10 ms).
     assert 7.0 < loaded.summary.latency_ms.p99 < 11.0, loaded.summary.latency_ms
+
+
+def test_proxy_opens_server_connections_one_at_a_time() -> None:
+    # 1,000 reads/s of 0.1 ms each need a tenth of a connection; a new server connection
+    # takes 20 ms. Like PgBouncer, the proxy opens one connection at a time and hands the
+    # first to everyone who queued behind it, so the 20 requests arriving while it opens
+    # share it (with the one or two opened meanwhile) instead of opening one each; every
+    # request is still answered.
+    calibration = Calibration(**{**_BARE, "db_connect_ms": 20.0}, db_read_ms=0.1, db_workers=64)
+    spec = LoadSpec(rate=1000, duration=5, read_ratio=1.0, strategy="none", concurrency=64)
+    result = simulate(config_from_mapping({}), [("burst", spec)], calibration=calibration, seed=5)
+    assert result.summary.errors == 0 and result.summary.ops > 4_900, result.summary
+    assert max(result.peak_db_connections.values()) <= 3, result.peak_db_connections
