@@ -77,16 +77,6 @@ class Redis:
         self.busy += service
         return self.free_at + self.round_trip()
 
-    def get(self, key: int, now: float) -> tuple[float, float | None]:
-        """GET arriving at ``now``: (reply time, the key's expiry or None on a miss)."""
-        start = now if now > self.free_at else self.free_at
-        self.free_at = start + self.op
-        self.busy += self.op
-        expiry = self.keys.get(key)
-        if expiry is not None and (expiry <= now or len(self.keys) >= self.capacity):
-            expiry = self.lookup(key, now)  # expired, or LRU bookkeeping needed
-        return self.free_at + self.round_trip(), expiry
-
     def lookup(self, key: int, now: float) -> float | None:
         """GET: the key's expiry time on a hit, ``None`` on a miss (expired keys go)."""
         expiry = self.keys.get(key)

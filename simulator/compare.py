@@ -37,6 +37,8 @@ class Row:
     model: float
     error: float
     target: float
+    spread: float | None = None
+    """The sandbox's own spread over repeated runs ((max - min) / median), when repeated."""
 
     @property
     def ok(self) -> bool:
@@ -47,6 +49,7 @@ class Row:
         """A JSON-ready dict (an infinite error becomes ``null``)."""
         data = asdict(self)
         data["error"] = None if math.isinf(self.error) else round(self.error, 4)
+        data["spread"] = None if self.spread is None else round(self.spread, 4)
         data["ok"] = self.ok
         return data
 
@@ -79,8 +82,14 @@ def figures(phases: Sequence[LoadSummary], duration_s: float) -> dict[str, float
     return result
 
 
-def compare(run: str, sandbox: dict[str, float], model: dict[str, float]) -> list[Row]:
-    """A row per figure present on both sides, in :data:`TARGETS` order."""
+def compare(
+    run: str,
+    sandbox: dict[str, float],
+    model: dict[str, float],
+    spread: dict[str, float] | None = None,
+) -> list[Row]:
+    """A row per figure present on both sides, in :data:`TARGETS` order (``spread``: the
+    sandbox's own, per figure, when it ran more than once)."""
     return [
         Row(
             run,
@@ -89,6 +98,7 @@ def compare(run: str, sandbox: dict[str, float], model: dict[str, float]) -> lis
             model[name],
             relative_error(sandbox[name], model[name]),
             target,
+            (spread or {}).get(name),
         )
         for name, target in TARGETS.items()
         if name in sandbox and name in model
@@ -96,9 +106,13 @@ def compare(run: str, sandbox: dict[str, float], model: dict[str, float]) -> lis
 
 
 def downtime_rows(
-    run: str, sandbox: Sequence[float | None], model: Sequence[float | None]
+    run: str,
+    sandbox: Sequence[float | None],
+    model: Sequence[float | None],
+    spread: Sequence[float | None] = (),
 ) -> list[Row]:
-    """One row per fault whose downtime both sides measured."""
+    """One row per fault whose downtime both sides measured (``spread``: the sandbox's
+    own per fault, when it ran more than once)."""
     rows = []
     for index, (measured, simulated) in enumerate(zip(sandbox, model, strict=False)):
         if measured is None or simulated is None:
@@ -112,6 +126,7 @@ def downtime_rows(
                 simulated,
                 relative_error(measured, simulated),
                 TARGETS["downtime_s"],
+                spread[index] if index < len(spread) else None,
             )
         )
     return rows

@@ -9,6 +9,7 @@ store (the collector's ``DatabaseConnections`` of the database nodes) over the r
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -112,12 +113,35 @@ def peak_connections(store: MetricsStore, nodes: list[str], since: float, until:
 
 @dataclass
 class Validation:
-    """Both sides of one planned run and their comparison."""
+    """Both sides of one planned run and their comparison (``sandbox``: every repeat)."""
 
     plan: PlannedRun
-    sandbox: SandboxRun
+    sandbox: list[SandboxRun]
     model: RunResult
     rows: list[Row]
+
+
+def _sandbox_figures(
+    measured: SandboxRun, duration: float, store: MetricsStore | None, nodes: list[str]
+) -> dict[str, float]:
+    result = figures(measured.phases, duration)
+    if store is not None and nodes:
+        peak = peak_connections(store, nodes, measured.started, measured.ended)
+        if peak > 0:
+            result["db_connections"] = peak
+    return result
+
+
+def _model_connections(model: RunResult, nodes: list[str]) -> float:
+    """Like for like: the highest once-a-second sample, as the sandbox's collector sees it."""
+    return max(
+        (
+            sample.value
+            for sample in model.samples
+            if sample.metric == "DatabaseConnections" and sample.source in nodes
+        ),
+        default=0.0,
+    )
 
 
 def validate_run(
@@ -126,29 +150,36 @@ def validate_run(
     env: Mapping[str, str],
     store: MetricsStore | None,
     progress: Progress | None = None,
+    repeat: int = 1,
 ) -> Validation:
-    """Run ``plan`` in the sandbox and in the model; the rows of figures side by side."""
-    measured = run_in_sandbox(plan, client, env, progress)
+    """Run ``plan`` in the sandbox (``repeat`` times) and in the model; the rows of
+    figures side by side. With repeats, the sandbox's figure is their median and each
+    row carries the sandbox's own spread ((max - min) / median): how far the sandbox
+    strays from itself, the noise floor any model error has to be read against."""
+    measured = [run_in_sandbox(plan, client, env, progress) for _ in range(repeat)]
     if progress is not None:
         progress(f"model: {plan.name}")
     model = next(simulate_each([plan], 0.0))
     duration = sum(spec.duration for _, spec in plan.phases)
-    sandbox_figures = figures(measured.phases, duration)
+    nodes = list(model.peak_db_connections)
+    sides = [_sandbox_figures(run, duration, store, nodes) for run in measured]
+    shared = set.intersection(*(set(side) for side in sides))
+    sandbox_figures = {name: statistics.median([side[name] for side in sides]) for name in shared}
+    spread = {
+        name: (max(side[name] for side in sides) - min(side[name] for side in sides)) / abs(value)
+        for name, value in sandbox_figures.items()
+        if repeat > 1 and value
+    }
     model_figures = figures(list(model.phases.values()), duration)
-    if store is not None and model.peak_db_connections:
-        nodes = list(model.peak_db_connections)
-        peak = peak_connections(store, nodes, measured.started, measured.ended)
-        if peak > 0:
-            sandbox_figures["db_connections"] = peak
-            # Like for like: the highest once-a-second sample, as the collector sees it.
-            model_figures["db_connections"] = max(
-                (
-                    sample.value
-                    for sample in model.samples
-                    if sample.metric == "DatabaseConnections" and sample.source in nodes
-                ),
-                default=0.0,
-            )
-    rows = compare(plan.name, sandbox_figures, model_figures)
-    rows += downtime_rows(plan.name, measured.downtime_s, model.downtime_s)
+    if "db_connections" in sandbox_figures:
+        model_figures["db_connections"] = _model_connections(model, nodes)
+    rows = compare(plan.name, sandbox_figures, model_figures, spread)
+    downtimes: list[float | None] = []
+    downtime_spread: list[float | None] = []
+    for column in zip(*(run.downtime_s for run in measured), strict=True):
+        seen = [d for d in column if d is not None]
+        median = statistics.median(seen) if len(seen) == len(column) else None
+        downtimes.append(median)
+        downtime_spread.append((max(seen) - min(seen)) / median if median and repeat > 1 else None)
+    rows += downtime_rows(plan.name, downtimes, model.downtime_s, downtime_spread)
     return Validation(plan, measured, model, rows)

@@ -150,6 +150,16 @@ def validate(
         Path | None,
         typer.Option("--calibration", help="Calibration file (default: the state dir's)."),
     ] = None,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            min=1,
+            max=20,
+            help="Run the sandbox side N times: its figures are the medians, and a "
+            "'spread' column shows how far the sandbox strays from itself.",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Run SCENARIO in the running sandbox and in the model (same configuration, phases
@@ -190,14 +200,20 @@ def validate(
     store = MetricsStore(state.metrics_file) if state.metrics_file.is_file() else None
     try:
         results = [
-            validate_run(plan, client, env, store, None if as_json else _stderr) for plan in planned
+            validate_run(plan, client, env, store, None if as_json else _stderr, repeat)
+            for plan in planned
         ]
     finally:
         if store is not None:
             store.close()
     rows = [row for result in results for row in result.rows]
     ok = bool(rows) and all(row.ok for row in rows)
-    notes = [f"{r.plan.name}: fault failed: {e}" for r in results for e in r.sandbox.fault_errors]
+    notes = [
+        f"{r.plan.name}: fault failed: {e}"
+        for r in results
+        for run in r.sandbox
+        for e in run.fault_errors
+    ]
     if as_json:
         print_json(
             {
@@ -229,7 +245,11 @@ def _table(name: str, rows: list[Row], calibration: str) -> None:
     from sandbox.cli.render import console
 
     table = Table(title=f"Validated: {name} (calibration: {calibration})", title_justify="left")
-    for column in ("run", "figure", "sandbox", "model", "error", "target", ""):
+    columns = ["run", "figure", "sandbox", "model", "error", "target", ""]
+    repeated = any(row.spread is not None for row in rows)
+    if repeated:
+        columns.insert(5, "sandbox spread")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("run", "figure") else "right")
     for row in rows:
         cells: list[Any] = [
@@ -241,5 +261,7 @@ def _table(name: str, rows: list[Row], calibration: str) -> None:
             f"{row.target:.0%}",
             "[green]ok[/green]" if row.ok else "[red]off[/red]",
         ]
+        if repeated:
+            cells.insert(5, "" if row.spread is None else f"{row.spread:.1%}")
         table.add_row(*cells)
     console().print(table)
