@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -19,6 +20,7 @@ import pytest
 
 from sandbox.client import ControlClient
 from sandbox.config.loader import config_from_mapping
+from sandbox.jobs import Job
 from sandbox.process import process_start_time
 from sandbox.statedir import StateDir
 from sandbox.supervisor.events import read_events
@@ -312,6 +314,27 @@ def test_a_lock_file_naming_a_reused_pid_does_not_block_the_restart(pg_box: Sand
     restarted = wait_for(back, timeout=30, interval=0.2)
     assert pid_alive(int(primary["pid"])), "the process named in the stale lock file lives on"
     assert name not in restarted["problems"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands PostgreSQL to another user")
+def test_a_background_job_leaves_postgresql_able_to_reach_its_files(pg_box: Sandbox) -> None:
+    # Every background job (the dashboard's load, `demo --dashboard`) prepares the state
+    # dir; that once took the database user's traverse grant away from the running
+    # sandbox, and each PostgreSQL node PANICked at its next checkpoint ("could not open
+    # file .../global/pg_control: Permission denied"), never to be restarted.
+    box = pg_box
+    status = _healthy(box)
+    job = Job(StateDir(box.state_dir), "probe")
+    try:
+        job.start(["status"])
+        wait_for(lambda: not job.running())
+    finally:
+        job.stop()
+    with box.db(status["endpoints"]["writer"]["port"]) as conn:
+        conn.execute("CHECKPOINT")  # writes global/pg_control by its full path
+    assert stat.S_IMODE(box.state_dir.stat().st_mode) == 0o710
+    before = {name: c["pid"] for name, c in _postgres(status).items()}
+    assert {name: c["pid"] for name, c in _postgres(_healthy(box)).items()} == before
 
 
 def _owner(path: Path) -> tuple[int, int]:
