@@ -42,6 +42,15 @@ def boot_id() -> str:
         return ""
 
 
+def process_cwd(pid: int) -> Path | None:
+    """Working directory of ``pid``; None when there is no such process (or it is a
+    zombie). Raises PermissionError for another user's process when we are not root."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def is_zombie(pid: int) -> bool:
     """True for a process that exited but was not reaped."""
     try:

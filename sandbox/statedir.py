@@ -18,6 +18,7 @@ Layout::
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,18 @@ class StateDir:
         return cls(root)
 
     def ensure(self) -> StateDir:
-        """Create the directory tree (0700: it holds secrets)."""
+        """Create the directory tree (0700: it holds secrets).
+
+        An existing root is tightened to 0700, except one that grants exactly group
+        traverse (0710): `up` gives that to the database user's group when PostgreSQL
+        runs as another user (:meth:`sandbox.privileges.RunAs.open_dir_to`). Taking it
+        away while the sandbox runs (a background job calls this) locks PostgreSQL out
+        of its own data directory: at its next checkpoint it cannot open
+        ``global/pg_control`` (PANIC), and it cannot be restarted."""
         for directory in (self.root, self.run, self.logs, self.conf_root, self.data_root):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.root.chmod(0o700)
+        granted = stat.S_IMODE(self.root.stat().st_mode) & 0o077 == stat.S_IXGRP
+        self.root.chmod(0o710 if granted else 0o700)
         return self
 
     @property

@@ -62,9 +62,9 @@ def make_sandbox(state_root: Path, port_bases: Iterator[int]) -> Iterator[Callab
 @pytest.fixture(scope="module")
 def sandbox(make_sandbox: Callable[..., Sandbox]) -> Iterator[Sandbox]:
     """One running sandbox with the default topology, shared by a module's read-mostly
-    tests. Per module, not per session: a sandbox kept running across the whole suite
-    lost every PostgreSQL node while other modules started and purged sandboxes (an open
-    bug, see docs/known-issues.md); a module's tests must not depend on another's."""
+    tests. Per module, not per session: a module's tests must not depend on what another
+    module did to it (a session-wide one once lost every PostgreSQL node to a background
+    job of the dashboard tests; fixed, see docs/known-issues.md)."""
     box = make_sandbox()
     box.up()
     yield box

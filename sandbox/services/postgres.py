@@ -25,7 +25,7 @@ from psycopg import sql
 from sandbox.binaries import Binaries
 from sandbox.errors import ComponentFailedError
 from sandbox.privileges import write_private
-from sandbox.process import run_checked
+from sandbox.process import process_cwd, run_checked
 from sandbox.services.base import HOST, ManagedServer, ServerContext
 from sandbox.services.initdb import initdb_command
 from sandbox.services.pg_template import ClusterTemplate
@@ -36,6 +36,8 @@ REPLICATION_USER = "rdsbox_repl"
 #: application_name of the supervisor's health checks (like RDS's rdsadmin sessions).
 HEALTH_APP = "rdsbox-health"
 RUNTIME_CONF = "rdsbox_runtime.conf"
+#: The data directory lock file; its first line is the postmaster's pid.
+LOCK_FILE = "postmaster.pid"
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,30 @@ class PostgresInstance(ManagedServer):
             else:
                 self._clone()
         self.write_config()
+        self.clear_stale_lock()
+
+    def clear_stale_lock(self) -> None:
+        """Delete a ``postmaster.pid`` that no process of this data directory holds.
+
+        A postmaster that was SIGKILLed (fenced in a failover, a ``kill`` fault, the OOM
+        killer) leaves its lock file behind. PostgreSQL refuses to start while the pid in
+        it belongs to any live process of its user ("lock file already exists"), and pid
+        numbers come round again within minutes on a busy machine (pid_max is often
+        32768): the node could then never be restarted. A postmaster and its backends all
+        work in their data directory, so a holder working anywhere else is a stranger
+        that merely got the old number."""
+        lock = self.pgdata / LOCK_FILE
+        try:
+            pid = int(lock.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return  # none, or half-written: PostgreSQL judges it
+        try:
+            cwd = process_cwd(pid)
+        except PermissionError:
+            return  # another user's process: PostgreSQL counts it as gone (EPERM) itself
+        if cwd is not None and cwd == self.pgdata.resolve():
+            return  # a server of this data directory is still there: keep the interlock
+        lock.unlink(missing_ok=True)
 
     @property
     def template_password_file(self) -> Path:

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -19,6 +20,7 @@ import pytest
 
 from sandbox.client import ControlClient
 from sandbox.config.loader import config_from_mapping
+from sandbox.jobs import Job
 from sandbox.process import process_start_time
 from sandbox.statedir import StateDir
 from sandbox.supervisor.events import read_events
@@ -240,3 +242,101 @@ def test_a_port_taken_while_a_server_is_down_is_reported_not_crashed_on(box: San
     assert name not in recovered["problems"]
     restarted = [e for e in _events(box) if e["source"] == name and "restarted" in e["message"]]
     assert restarted
+
+
+@pytest.fixture(scope="module")
+def pg_box(make_sandbox: Callable[..., Sandbox]) -> Iterator[Sandbox]:
+    """Multi-AZ with one replica (every PostgreSQL role), the fewest other servers."""
+    box = make_sandbox(
+        {
+            "database": {"multi_az": True, "read_replicas": 1, "max_connections": 50},
+            "cache": {"num_cache_clusters": 1, "automatic_failover_enabled": False},
+        }
+    )
+    box.up()
+    yield box
+    box.down("--purge")
+
+
+def _postgres(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in status["components"] if c["kind"] == "postgres"}
+
+
+def _healthy(box: Sandbox) -> dict[str, Any]:
+    status = _status(box)
+    unhealthy = [c["name"] for c in status["components"] if not c["healthy"]]
+    assert status["healthy"], f"unhealthy: {unhealthy}; problems: {status.get('problems')}"
+    return status
+
+
+def test_every_postgres_node_killed_at_once_is_brought_back(pg_box: Sandbox) -> None:
+    box = pg_box
+    before = _postgres(_healthy(box))
+    for node in before.values():
+        os.kill(int(node["pid"]), signal.SIGKILL)
+
+    def replaced() -> dict[str, Any]:
+        # Status answers from the last snapshot: wait for one taken after the kill.
+        status = _healthy(box)
+        stale = [n for n, c in _postgres(status).items() if c["pid"] == before[n]["pid"]]
+        assert not stale, f"not restarted yet: {stale}"
+        return status
+
+    # Primary restarted in place, standby rejoined, replica restarted: all by the loop.
+    after = _postgres(wait_for(replaced, timeout=60, interval=0.2))
+    assert all(listening(int(node["port"])) for node in after.values()), after
+    with box.db(_status(box)["endpoints"]["writer"]["port"]) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_lock_file_naming_a_reused_pid_does_not_block_the_restart(pg_box: Sandbox) -> None:
+    # A SIGKILLed postmaster leaves postmaster.pid behind; once its pid belongs to another
+    # process of the database user (pids wrap quickly at pid_max 32768), PostgreSQL
+    # refuses to start ("lock file already exists") for as long as that process lives.
+    box = pg_box
+    status = _healthy(box)
+    (replica,) = box.component(status, "postgres", "replica")
+    (primary,) = box.component(status, "postgres", "primary")
+    name = replica["name"]
+    box.rdsbox("fault", "stop", name, check=True)
+    lock = box.state_dir / "data" / name / "pgdata" / "postmaster.pid"
+    wait_for(lambda: not lock.exists())
+    # The primary's postmaster: alive, same user, working in another data directory.
+    lock.write_text(f"{primary['pid']}\n{lock.parent}\n")
+    shutil.chown(lock, *_owner(lock.parent))
+    box.rdsbox("fault", "start", name, check=True)
+
+    def back() -> dict[str, Any]:
+        status = _healthy(box)
+        assert _postgres(status)[name]["pid"] not in (None, replica["pid"]), status
+        return status
+
+    restarted = wait_for(back, timeout=30, interval=0.2)
+    assert pid_alive(int(primary["pid"])), "the process named in the stale lock file lives on"
+    assert name not in restarted["problems"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands PostgreSQL to another user")
+def test_a_background_job_leaves_postgresql_able_to_reach_its_files(pg_box: Sandbox) -> None:
+    # Every background job (the dashboard's load, `demo --dashboard`) prepares the state
+    # dir; that once took the database user's traverse grant away from the running
+    # sandbox, and each PostgreSQL node PANICked at its next checkpoint ("could not open
+    # file .../global/pg_control: Permission denied"), never to be restarted.
+    box = pg_box
+    status = _healthy(box)
+    job = Job(StateDir(box.state_dir), "probe")
+    try:
+        job.start(["status"])
+        wait_for(lambda: not job.running())
+    finally:
+        job.stop()
+    with box.db(status["endpoints"]["writer"]["port"]) as conn:
+        conn.execute("CHECKPOINT")  # writes global/pg_control by its full path
+    assert stat.S_IMODE(box.state_dir.stat().st_mode) == 0o710
+    before = {name: c["pid"] for name, c in _postgres(status).items()}
+    assert {name: c["pid"] for name, c in _postgres(_healthy(box)).items()} == before
+
+
+def _owner(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_uid, info.st_gid

@@ -17,6 +17,7 @@ import pytest
 from sandbox.process import (
     PidRecord,
     is_zombie,
+    process_cwd,
     process_start_time,
     spawn,
     stop_recorded,
@@ -169,6 +170,18 @@ def test_own_process_is_alive() -> None:
     record = PidRecord.of(os.getpid(), "pytest")
     assert record is not None
     assert record.alive()
+
+
+def test_process_cwd_of_a_child_a_zombie_and_no_process(tmp_path: Path) -> None:
+    proc = subprocess.Popen(["sleep", "30"], cwd=tmp_path)
+    try:
+        assert process_cwd(proc.pid) == tmp_path.resolve()
+    finally:
+        proc.kill()
+    wait_until(lambda: is_zombie(proc.pid), 5.0)
+    assert process_cwd(proc.pid) is None  # a zombie works nowhere
+    proc.wait()
+    assert process_cwd(2**22 + 1) is None
 
 
 # --- tail --------------------------------------------------------------------------------

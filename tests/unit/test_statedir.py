@@ -121,6 +121,19 @@ def test_ensure_tightens_an_existing_root(tmp_path: Path) -> None:
     assert mode(root) == 0o700
 
 
+def test_ensure_keeps_the_traverse_grant_of_the_database_user(tmp_path: Path) -> None:
+    # `up` opens the root to the database user's group (0710) when PostgreSQL runs as
+    # another user; a later ensure() (a background job's) must not take it away.
+    root = tmp_path / "state"
+    root.mkdir()
+    root.chmod(0o710)
+    StateDir(root).ensure()
+    assert mode(root) == 0o710
+    root.chmod(0o750)  # group may list it: not the grant, tightened as before
+    StateDir(root).ensure()
+    assert mode(root) == 0o700
+
+
 def test_ensure_is_idempotent(tmp_path: Path) -> None:
     state = StateDir(tmp_path / "state").ensure()
     (state.logs / "x.log").write_text("kept\n")
