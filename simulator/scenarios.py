@@ -203,7 +203,7 @@ def _plan_one(
     scale = duration / scenario.duration if duration is not None else 1.0
     phases = []
     for phase in scenario.phases:
-        fields = {**scenario.load, **variant.load, **phase.load, **load}
+        fields = scenario.phase_load(phase, variant, load)
         fields["duration"] = phase.duration * scale
         try:
             phases.append((phase.name, LoadSpec.model_validate(fields, strict=False)))

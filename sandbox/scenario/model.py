@@ -29,6 +29,7 @@ in ``skip`` are left out (e.g. ones that need the minutes of the ``aws`` timing 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -111,10 +112,25 @@ class Scenario(BaseModel):
     expect: tuple[Expectation, ...] = ()
     short: ShortForm = Field(default_factory=ShortForm)
 
+    def phase_load(
+        self, phase: Phase, variant: Variant, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The load fields of one phase under one variant: defaults < load < variant <
+        phase < ``extra``. Each phase after the first draws its own request stream (seed
+        + its index) unless the phase sets ``seed`` itself: otherwise every phase, a
+        separate load run, would replay the first phase's keys in the same order and
+        find them all cached."""
+        fields = {**self.load, **variant.load, **phase.load, **(extra or {})}
+        base = fields.get("seed", LoadSpec.model_fields["seed"].default)
+        if "seed" not in phase.load and type(base) is int:  # a bad seed is LoadSpec's to report
+            index = next((i for i, p in enumerate(self.phases) if p is phase), 0)
+            fields["seed"] = base + index
+        fields["duration"] = phase.duration
+        return fields
+
     def phase_spec(self, phase: Phase, variant: Variant) -> LoadSpec:
-        """The LoadSpec of one phase under one variant: defaults < load < variant < phase."""
-        fields = {**self.load, **variant.load, **phase.load, "duration": phase.duration}
-        return LoadSpec.model_validate(fields, strict=False)
+        """The LoadSpec of one phase under one variant (see :meth:`phase_load`)."""
+        return LoadSpec.model_validate(self.phase_load(phase, variant), strict=False)
 
     @property
     def duration(self) -> float:

@@ -289,3 +289,22 @@ def test_load_time_lays_phases_end_to_end() -> None:
     assert load_time(105.0, windows) == 3.0  # between phases: the next one's start
     assert load_time(111.0, windows) == 4.0
     assert load_time(120.0, windows) == 6.0
+
+
+def test_each_phase_draws_its_own_request_stream() -> None:
+    # Phases are separate load runs; with one seed the second would replay the first's
+    # keys in the same order and find every one of them cached.
+    scenario = Scenario.model_validate(
+        {
+            "name": "seeds",
+            "load": {"seed": 7},
+            "phases": [
+                {"name": "a", "duration": 1},
+                {"name": "b", "duration": 1},
+                {"name": "c", "duration": 1, "load": {"seed": 99}},
+            ],
+        }
+    )
+    variant = scenario.variants[0]
+    seeds = [scenario.phase_spec(phase, variant).seed for phase in scenario.phases]
+    assert seeds == [7, 8, 99]  # a phase's own seed is kept as written
