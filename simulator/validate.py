@@ -9,6 +9,7 @@ store (the collector's ``DatabaseConnections`` of the database nodes) over the r
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 import time
@@ -90,6 +91,11 @@ def run_in_sandbox(
     keys) of its own, so it starts cold like the model."""
     endpoints = Endpoints.from_env(env)
     table = run_table("validate", plan.name)
+    if "proxy" in endpoints.db_hosts:
+        # The model's proxy starts without server connections; PgBouncer keeps idle ones
+        # for a minute after the last run: close them so both sides start cold.
+        with contextlib.suppress(Exception):
+            client.fault("reset", "proxy")
     timer = _FaultTimer(client, endpoints, plan.faults, plan.phases[0][1].path)
     started = time.time()
     timer.start()
