@@ -78,6 +78,17 @@ class TimingProfile(BaseModel):
     shutdown_timeout_s: float = _seconds(
         "How long the supervisor waits for a component to stop before killing it."
     )
+    restart_backoff_initial_s: float = _seconds(
+        "Wait before retrying a restart or rejoin that failed; it doubles with each failure "
+        "in a row (the first attempt is never delayed)."
+    )
+    restart_backoff_max_s: float = _seconds(
+        "Longest wait between two attempts of a restart or rejoin that keeps failing."
+    )
+    standby_check_interval_s: float = _seconds(
+        "How long a Multi-AZ standby's last good health check stands (its process is "
+        "watched all the time): not readable, it answers each check with a refused login."
+    )
     metrics_interval_s: float = _seconds(
         "Time between two samples of the metrics collector; 0 turns the collector off."
     )
@@ -99,6 +110,9 @@ _FAST = TimingProfile(
     sentinel_failover_timeout_s=5.0,
     startup_timeout_s=30.0,
     shutdown_timeout_s=10.0,
+    restart_backoff_initial_s=0.1,
+    restart_backoff_max_s=5.0,
+    standby_check_interval_s=1.0,
     metrics_interval_s=1.0,
 )
 
@@ -124,6 +138,9 @@ _AWS = TimingProfile(
     sentinel_failover_timeout_s=30.0,  # ElastiCache promotes a replica in well under 1 min.
     startup_timeout_s=60.0,
     shutdown_timeout_s=20.0,
+    restart_backoff_initial_s=1.0,  # RDS retries a failed instance recovery in the background.
+    restart_backoff_max_s=60.0,
+    standby_check_interval_s=5.0,  # RDS watches the standby's host, not client logins.
     metrics_interval_s=1.0,  # Like RDS Enhanced Monitoring's finest granularity (1 s).
 )
 

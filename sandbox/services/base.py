@@ -27,6 +27,8 @@ from sandbox.statedir import StateDir
 
 Kind = Literal["postgres", "pgbouncer", "redis", "sentinel", "moto", "haproxy"]
 HOST = "127.0.0.1"
+#: Where a start failure's message begins quoting the server's log (it changes each time).
+LOG_TAIL_MARK = "; last log lines: "
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ class ManagedServer(ABC):
         lines = [line.strip() for line in tail(self.log_path, 3) if line.strip()]
         last = " | ".join(lines) if lines else "no output"
         return ComponentFailedError(
-            f"{self.name} ({self.kind}) {what}; last log lines: {last}; full log: {self.log_path}"
+            f"{self.name} ({self.kind}) {what}{LOG_TAIL_MARK}{last}; full log: {self.log_path}"
         )
 
     def _reap(self) -> None:

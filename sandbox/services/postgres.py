@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, LiteralString
@@ -93,8 +94,12 @@ class PostgresInstance(ManagedServer):
         context: ServerContext,
         settings: PostgresSettings,
         role: NodeRole,
+        standby_check_interval: float = 1.0,
     ) -> None:
         super().__init__(name, port, context)
+        #: How long a standby's last good health check stands while its process lives.
+        self.standby_check_interval = standby_check_interval
+        self._standby_seen: float | None = None
         self.settings = settings
         self.role: NodeRole = role
         #: Port of the primary a follower streams from (set before ``start``).
@@ -127,6 +132,7 @@ class PostgresInstance(ManagedServer):
 
     def prepare(self) -> None:
         """Create the data directory if needed and (re)write configuration for the role."""
+        self._standby_seen = None  # a new server must prove itself
         self.run_as.make_dir(self.node_dir)
         if not self.initialized():
             if self.template is not None:
@@ -378,7 +384,14 @@ ssl_min_protocol_version = 'TLSv1.2'
 
     def probe(self) -> bool:
         """Primary/replica: a query answers. Standby (not readable, like RDS): it refuses
-        with "hot standby mode is disabled", which proves it is up and replaying."""
+        with "hot standby mode is disabled", which proves it is up and replaying.
+
+        The standby's refusal costs a backend fork and a log line each time, so a good
+        answer stands for ``standby_check_interval`` while the process lives (a dead
+        standby is still noticed at once: the observer and the readiness wait look at
+        the process first)."""
+        if self.role == "standby" and self._standby_recently_seen():
+            return True
         # One kept connection: a new login per check (fork + SCRAM) costs far more.
         try:
             if self._health is None or self._health.closed:
@@ -387,10 +400,20 @@ ssl_min_protocol_version = 'TLSv1.2'
             return True
         except psycopg.OperationalError as exc:
             self.release()
-            return self.role == "standby" and "hot standby mode is disabled" in str(exc).lower()
+            refused = "hot standby mode is disabled" in str(exc).lower()
+            if self.role == "standby" and refused:
+                self._standby_seen = time.monotonic()
+                return True
+            return False
         except psycopg.Error:
             self.release()
             return False
+
+    def _standby_recently_seen(self) -> bool:
+        seen = self._standby_seen
+        if seen is None or time.monotonic() - seen >= self.standby_check_interval:
+            return False
+        return self.exit_code() is None and self.pid is not None
 
     def replication(self) -> list[tuple[str, str, str]]:
         """pg_stat_replication as (application_name, state, sync_state), on the kept
@@ -403,7 +426,9 @@ ssl_min_protocol_version = 'TLSv1.2'
         return [(str(a), str(b), str(c)) for a, b, c in rows]
 
     def release(self) -> None:
-        """Close the kept health-check connection."""
+        """Close the kept health-check connection (and forget the standby's last answer:
+        it is being stopped or restarted)."""
+        self._standby_seen = None
         if self._health is not None:
             with contextlib.suppress(psycopg.Error):
                 self._health.close()

@@ -74,7 +74,12 @@ class Cluster:
         topo = self.topology
         self.postgres = {
             name: PostgresInstance(
-                name, topo.postgres_port(name), context, pg_settings, self.roles.pg_role(name)
+                name,
+                topo.postgres_port(name),
+                context,
+                pg_settings,
+                self.roles.pg_role(name),
+                timing.standby_check_interval_s,
             )
             for name in topo.postgres_nodes
         }

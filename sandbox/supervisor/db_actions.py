@@ -159,8 +159,8 @@ class DatabaseActions:
     # -- recovery of a failed node --------------------------------------------------------
     def rejoin(self, node: PostgresInstance, attempt: int = 1) -> None:
         """Bring a failed former primary back as a follower: pg_rewind on the first
-        attempt, a fresh clone after that or when rewinding fails. Raises (and records an
-        event) when the node does not stream afterwards."""
+        attempt, a fresh clone after that or when rewinding fails. Raises when the node
+        does not stream afterwards (the caller reports it and backs off)."""
         primary = self.cluster.primary
         node.kill()
         node.upstream_port = primary.port
@@ -177,12 +177,9 @@ class DatabaseActions:
         timeout = self.cluster.timing.startup_timeout_s
         if not wait_until(lambda: _streams(primary, node.name), timeout):
             node.kill()
-            self.events.record(
-                node.name,
-                "notification",
-                f"DB instance {how} but not streaming from {primary.name} (attempt {attempt}).",
+            raise ComponentFailedError(
+                f"{node.name} was {how} but does not stream from {primary.name}"
             )
-            raise ComponentFailedError(f"{node.name} does not stream after being {how}")
         self.events.record(
             node.name,
             "availability",
@@ -208,10 +205,12 @@ class DatabaseActions:
             last = " | ".join(result.stderr.strip().splitlines()[-2:])
             raise ComponentFailedError(f"pg_rewind failed: {last}")
 
-    def restart(self, node: PostgresInstance, reason: str) -> None:
-        """Restart a node in place (crash recovery), as single-AZ RDS does."""
+    def restart(self, node: PostgresInstance, reason: str, announce: bool = True) -> None:
+        """Restart a node in place (crash recovery), as single-AZ RDS does; ``announce``:
+        record that it is restarting (once per outage, not on every retry)."""
         node.kill()
-        self.events.record(node.name, "availability", f"DB instance restarting ({reason}).")
+        if announce:
+            self.events.record(node.name, "availability", f"DB instance restarting ({reason}).")
         node.start()
         self.events.record(node.name, "availability", "DB instance restarted.")
 

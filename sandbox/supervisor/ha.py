@@ -5,9 +5,12 @@ control planes. One decision per cycle, in priority order; each returns its sent
   Multi-AZ promotes the standby, single-AZ restarts the primary in place;
 * the writer endpoint flips after ``dns_update_delay_s + dns_ttl_s``;
 * replicas follow the new primary; a failed former primary rejoins as the standby
-  (bounded attempts); a streaming standby is made synchronous again;
+  (retried with back-off until it works); a streaming standby is made synchronous again;
 * the cache endpoints follow the Sentinels' primary; crashed servers are restarted,
   except those a fault stopped on purpose.
+
+Every restart and rejoin goes through :class:`~sandbox.supervisor.recovery.Recoveries`:
+one that fails is retried after a growing pause, and reported once per kind of failure.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from sandbox.errors import PortBusyError, RdsboxError, UnknownNameError
+from sandbox.errors import PortBusyError, UnknownNameError
 from sandbox.services.base import HOST, ManagedServer
+from sandbox.services.postgres import PostgresInstance
 from sandbox.services.redis import RedisNode, Sentinel
 from sandbox.supervisor.cluster import Cluster
 from sandbox.supervisor.db_actions import DatabaseActions
 from sandbox.supervisor.decision import Decision
 from sandbox.supervisor.events import EventLog
+from sandbox.supervisor.recovery import Recoveries
 from sandbox.supervisor.snapshot import Snapshot
 from sandbox.topology import port_is_free
 
-#: Attempts to bring a failed former primary back before giving up (each reported).
+#: Attempts to rejoin a replica that does not stream before leaving it be (its process
+#: runs: a partition or a slow primary may be the cause, not its data).
 MAX_REJOIN_ATTEMPTS = 3
 
 
@@ -62,6 +68,7 @@ class HighAvailability:
         self.events = events
         self.clock = clock
         self.memory = Memory()
+        self.recoveries = Recoveries(events, cluster.timing, clock, self.memory.problems)
 
     def failure(self, snapshot: Snapshot, name: str) -> str | None:
         """Why ``name`` counts as failed now, or None (updates the failing-since clock)."""
@@ -104,9 +111,17 @@ class HighAvailability:
                 f"primary {primary.name} failed ({reason}): promoting standby {standby.name}",
                 lambda: self._fail_over(reason),
             )
+        recoveries = self.recoveries
+        if not recoveries.due(primary.name):
+            return None  # backing off after a failed restart; routing may still act
+        failed = recoveries.failures(primary.name)
         return Decision(
-            f"primary {primary.name} failed ({reason}): restarting it in place",
-            lambda: self.db.restart(primary, reason),
+            f"primary {primary.name} failed ({reason}): restarting it in place{_attempt(failed)}",
+            lambda: recoveries.attempt(
+                primary,
+                "restarted",
+                lambda: self.db.restart(primary, reason, announce=failed == 0),
+            ),
         )
 
     def _fail_over(self, reason: str) -> None:
@@ -114,9 +129,14 @@ class HighAvailability:
         self.db.fail_over(reason)
         timing = self.cluster.timing
         self.memory.writer_due = self.clock() + timing.dns_update_delay_s + timing.dns_ttl_s
+        self._promoted(old)
+
+    def _promoted(self, old: str) -> None:
+        """Bookkeeping after a promotion: the old primary starts afresh as a follower."""
         self.memory.promoted_at = self.clock()
         self.memory.rejoin_attempts.pop(old, None)
         self.memory.failing_since.pop(old, None)
+        self.recoveries.forget(old)
 
     def _settling(self, delay: float) -> bool:
         """Whether ``delay`` has not yet passed since the last promotion."""
@@ -138,9 +158,7 @@ class HighAvailability:
         self.db.promote_replica(replicas[name])
         timing = cluster.timing
         self.memory.writer_due = self.clock() + timing.dns_update_delay_s + timing.dns_ttl_s
-        self.memory.promoted_at = self.clock()
-        self.memory.rejoin_attempts.pop(old, None)
-        self.memory.failing_since.pop(old, None)
+        self._promoted(old)
         return f"promoted {name}; {old} rejoins as a read replica"
 
     def _writer(self, snapshot: Snapshot, _: dict[str, str | None]) -> Decision | None:
@@ -184,16 +202,23 @@ class HighAvailability:
                 continue
             since = self.memory.failing_since.setdefault(f"stream:{node.name}", self.clock())
             attempts = self.memory.rejoin_attempts.get(node.name, 0)
-            if self.clock() - since < grace or attempts >= MAX_REJOIN_ATTEMPTS:
+            if (
+                self.clock() - since < grace
+                or attempts >= MAX_REJOIN_ATTEMPTS
+                or not self.recoveries.due(node.name)
+            ):
                 continue
             self.memory.rejoin_attempts[node.name] = attempts + 1
             self.memory.failing_since.pop(f"stream:{node.name}", None)
             return Decision(
                 f"replica {node.name} does not stream from {self.cluster.primary.name}: "
                 f"rejoining it (attempt {attempts + 1} of {MAX_REJOIN_ATTEMPTS})",
-                lambda n=node, a=attempts + 1: self.db.rejoin(n, a),  # type: ignore[misc]
+                partial(self._rejoin, node, attempts + 1),
             )
         return None
+
+    def _rejoin(self, node: PostgresInstance, attempt: int) -> None:
+        self.recoveries.attempt(node, "rejoined", lambda: self.db.rejoin(node, attempt))
 
     def _standby(self, snapshot: Snapshot, failures: dict[str, str | None]) -> Decision | None:
         standby = self.cluster.standby
@@ -202,22 +227,17 @@ class HighAvailability:
         if failures.get(standby.name) is not None:
             if self._settling(self.cluster.timing.rejoin_delay_s):
                 return None
-            attempts = self.memory.rejoin_attempts.get(standby.name, 0)
-            if attempts >= MAX_REJOIN_ATTEMPTS:
-                return Decision(
-                    f"standby {standby.name} is down; gave up after {attempts} "
-                    f"attempts to rejoin it (see rdsbox events)"
-                )
-            self.memory.rejoin_attempts[standby.name] = attempts + 1
+            if not self.recoveries.due(standby.name):
+                return None  # backing off after a failed rejoin; routing may still act
+            # Rewound on the first attempt of a streak, re-cloned after that.
+            failed = self.recoveries.failures(standby.name)
             return Decision(
                 f"standby {standby.name} is down: rejoining it to "
-                f"{self.cluster.primary.name} (attempt {attempts + 1} of "
-                f"{MAX_REJOIN_ATTEMPTS})",
-                lambda: self.db.rejoin(standby, attempts + 1),
+                f"{self.cluster.primary.name}{_attempt(failed)}",
+                partial(self._rejoin, standby, failed + 1),
             )
         state = snapshot.replication_state(standby.name)
         if state is not None and state[0] == "streaming" and state[1] != "sync":
-            self.memory.rejoin_attempts.pop(standby.name, None)
             return Decision(
                 f"standby {standby.name} streams: making it synchronous",
                 self.db.attach_sync_standby,
@@ -280,9 +300,13 @@ class HighAvailability:
                 and cluster.sentinels
             ):
                 continue  # Sentinel fails it over first; it then returns as a replica
+            recoveries = self.recoveries
+            if not recoveries.due(server.name):
+                continue  # backing off after a failed restart
             return Decision(
-                f"{server.name} ({server.kind}) exited: restarting it",
-                partial(self._restart, server),
+                f"{server.name} ({server.kind}) exited: restarting it"
+                f"{_attempt(recoveries.failures(server.name))}",
+                partial(recoveries.attempt, server, "restarted", partial(self._restart, server)),
             )
         return None
 
@@ -293,23 +317,14 @@ class HighAvailability:
             # A crashed primary restarted without Sentinel must not become its own replica.
             server.primary_port = None if server is primary else primary.port
         server.kill()
-        try:
-            if not port_is_free(server.port):
-                # Another program took the port while the server was down: say so (once)
-                # and try again next cycle instead of starting a server doomed to fail.
-                raise PortBusyError(
-                    f"port {server.port} on {HOST} is taken by another program; "
-                    f"{server.name} restarts once it is free"
-                )
-            server.start()
-        except RdsboxError as exc:
-            if self.memory.problems.get(server.name) != str(exc):
-                self.memory.problems[server.name] = str(exc)
-                self.events.record(
-                    server.name, "availability", f"{server.kind} could not be restarted: {exc}"
-                )
-            raise
-        self.memory.problems.pop(server.name, None)
+        if not port_is_free(server.port):
+            # Another program took the port while the server was down: say so and try
+            # again later instead of starting a server doomed to fail.
+            raise PortBusyError(
+                f"port {server.port} on {HOST} is taken by another program; "
+                f"{server.name} restarts once it is free"
+            )
+        server.start()
         if server is cluster.moto and cluster.secret_arn is not None:
             cluster.secret_arn = cluster.moto.put_secret(
                 cluster.config.secret.name, cluster.secret_value()
@@ -319,3 +334,8 @@ class HighAvailability:
     def problems(self) -> dict[str, str]:
         """Components that could not be restarted and why."""
         return dict(self.memory.problems)
+
+
+def _attempt(failures: int) -> str:
+    """The sentence's attempt note: nothing for a first attempt."""
+    return f" (attempt {failures + 1})" if failures else ""
