@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import stat
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -340,3 +342,85 @@ def test_a_background_job_leaves_postgresql_able_to_reach_its_files(pg_box: Sand
 def _owner(path: Path) -> tuple[int, int]:
     info = path.stat()
     return info.st_uid, info.st_gid
+
+
+def _attempts(problem: str | None) -> int:
+    """The failed-attempt count a problem line states ("attempt N failed"), or 0."""
+    found = re.search(r"attempt (\d+) failed", problem or "")
+    return int(found.group(1)) if found else 0
+
+
+def test_a_restart_that_keeps_failing_backs_off_is_reported_once_and_recovers(
+    pg_box: Sandbox,
+) -> None:
+    box = pg_box
+    (replica,) = box.component(_healthy(box), "postgres", "replica")
+    name = replica["name"]
+    box.rdsbox("fault", "stop", name, check=True)
+    control = box.state_dir / "data" / name / "pgdata" / "global" / "pg_control"
+    aside = control.with_name("pg_control.aside")
+    control.rename(aside)  # every start now fails at once, with fresh log lines each time
+    try:
+        box.rdsbox("fault", "start", name, check=True)
+        first = wait_for(lambda: _attempts(_status(box)["problems"].get(name)), timeout=20)
+        started = time.monotonic()
+        # Without back-off an attempt ran every cycle (0.1 s): ~15 in 3 s. With it:
+        # 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s between the first six.
+        wait_for(lambda: time.monotonic() - started >= 3.0, timeout=5)
+        problem = _status(box)["problems"][name]
+        assert _attempts(problem) - first <= 5, problem
+        assert "next attempt in" in problem and "could not find" in problem.lower(), problem
+        failed = [e for e in _events(box) if e["source"] == name and "could not" in e["message"]]
+        assert len(failed) == 1, failed  # one kind of failure: one event
+    finally:
+        aside.rename(control)
+    wait_for(lambda: name not in (s := _healthy(box))["problems"] and s, timeout=30)
+    recovered = [e for e in _events(box) if e["source"] == name and "recovered" in e["message"]]
+    assert len(recovered) == 1, recovered
+
+
+def test_a_standby_whose_rejoin_keeps_failing_is_retried_until_it_works(pg_box: Sandbox) -> None:
+    box = pg_box
+    (standby,) = box.component(_healthy(box), "postgres", "standby")
+    name, port = standby["name"], int(standby["port"])
+    box.rdsbox("fault", "stop", name, check=True)
+    wait_for(lambda: not listening(port))
+    with socket.socket() as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        box.rdsbox("fault", "start", name, check=True)
+        # It once gave up for good after 3 attempts; now it keeps trying, paced.
+        wait_for(lambda: _attempts(_status(box)["problems"].get(name)) >= 4, timeout=40)
+        failed = [e for e in _events(box) if e["source"] == name and "could not" in e["message"]]
+        assert len(failed) == 1 and "rejoined" in failed[0]["message"], failed
+    status = wait_for(lambda: name not in (s := _healthy(box))["problems"] and s, timeout=40)
+    assert _postgres(status)[name]["role"] == "standby"
+    recovered = [e for e in _events(box) if e["source"] == name and "recovered" in e["message"]]
+    assert len(recovered) == 1, recovered
+
+
+def test_the_standby_health_check_does_not_flood_its_log(pg_box: Sandbox) -> None:
+    box = pg_box
+    (standby,) = box.component(_healthy(box), "postgres", "standby")
+    log = StateDir(box.state_dir).log_file(standby["name"])
+
+    def refusals() -> int:
+        return log.read_text(errors="replace").count("hot standby mode is disabled")
+
+    before, started = refusals(), time.monotonic()
+    unhealthy: list[dict[str, Any]] = []
+
+    def watched_3_s() -> bool:
+        status = _status(box)
+        if not _postgres(status)[standby["name"]]["healthy"]:
+            unhealthy.append(status)
+        return time.monotonic() - started >= 3.0
+
+    # Checked ~10 times a second, the standby refused (and logged) each one: ~30 in 3 s.
+    wait_for(watched_3_s, timeout=6, interval=0.2)
+    assert refusals() - before <= 6
+    assert not unhealthy, unhealthy[0]  # it still counts as healthy throughout
+    # A dead standby is still noticed at once (its process is watched, not its answer).
+    os.kill(int(standby["pid"]), signal.SIGKILL)
+    wait_for(lambda: _postgres(_status(box))[standby["name"]]["pid"] != standby["pid"], timeout=2)
