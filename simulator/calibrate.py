@@ -12,6 +12,8 @@ stalls are not service time) of ``samples`` sequential round trips on one connec
 - ``proxy_overhead_ms``: a read through the proxy minus the same read direct;
 - ``db_connect_ms`` / ``proxy_connect_ms``: a new connection (TCP, SCRAM, backend start)
   direct / through the proxy, closed again;
+- ``retries``: 0, the reference application's (it gives a failed request up; the next
+  request reconnects);
 - ``start_delay_percentiles_ms`` / ``round_trip_extra_percentiles_ms`` (with ``load_rate``):
   a short open-loop run of the real load generator (reads by primary key, no cache, 32
   threads) gives how late requests start and how long each round trip takes under load;
@@ -163,6 +165,7 @@ def calibration_from(
     timing: TimingProfile | None = None,
     source: str = "",
     client: Mapping[str, dict[float, float]] | None = None,
+    crash: bool = False,
 ) -> Calibration:
     """The calibration the measured ``figures`` (see :func:`measure`) and ``client``
     distributions (see :func:`measure_client`) imply."""
@@ -178,15 +181,20 @@ def calibration_from(
         "proxy_overhead_ms": max(0.0, figures["proxy_read"] - figures["writer_read"]),
         "db_connect_ms": figures["writer_connect"],
         "proxy_connect_ms": figures["proxy_connect"],
+        # The sandbox's clients are rdsbox's reference application, which does not retry
+        # a failed request (its next request reconnects): model the same clients.
+        "retries": 0,
     }
     for name, distribution in (client or {}).items():
         if len(distribution) >= 2:
             values[name] = {p: round(ms, 4) for p, ms in distribution.items()}
     proxy_downtime = (downtime_s or {}).get("proxy")
     if proxy_downtime is not None and timing is not None:
-        # A planned failover has no detection delay (simulator.failures): the rest of the
-        # proxy path's downtime is the promotion work.
+        # A planned failover has no detection delay (simulator.failures), a crash has
+        # crash_detection_s: the rest of the proxy path's downtime is the promotion work.
         fixed = timing.promotion_delay_s + timing.proxy_detection_s
+        if crash:
+            fixed += timing.crash_detection_s
         values["promote_s"] = max(0.0, proxy_downtime - fixed)
     return Calibration.model_validate({k: _round(v) for k, v in values.items()})
 

@@ -14,13 +14,15 @@ import typer
 
 from sandbox.cli.app import options, print_json
 from sandbox.cli.sim import sim_app
-from sandbox.errors import RdsboxError
+from sandbox.errors import ConfigError, RdsboxError
 
 if TYPE_CHECKING:
+    from sandbox.client import ControlClient
     from sandbox.config import SandboxConfig
     from sandbox.statedir import StateDir
     from simulator.compare import Row
 
+_FAILOVER_FAULTS = ("db-failover", "kill")
 SHORT_S = 6.0
 """Seconds of load per variant with ``validate --short``."""
 
@@ -41,6 +43,15 @@ def _running_config(state: StateDir) -> SandboxConfig:
     return SandboxConfig.model_validate_json(state.config_file.read_text())
 
 
+def _fail_over(client: ControlClient, fault: str) -> object:
+    """Fail the database over: planned (db-failover) or by killing the primary."""
+    if fault == "kill":
+        from sandbox.scenario.fault_targets import resolve_target
+
+        return client.fault("kill", resolve_target("primary", client.status()))
+    return client.fault("db-failover")
+
+
 @sim_app.command("calibrate")
 def calibrate(
     ctx: typer.Context,
@@ -52,8 +63,16 @@ def calibrate(
     ] = None,
     failover: Annotated[
         bool,
-        typer.Option("--failover", help="Also time one db-failover (writes pause for seconds)."),
+        typer.Option("--failover", help="Also time one failover (writes pause for seconds)."),
     ] = False,
+    failover_fault: Annotated[
+        str,
+        typer.Option(
+            "--failover-fault",
+            help="How --failover fails over: db-failover (planned) or kill (the primary "
+            "crashes, as in the built-in failover scenarios).",
+        ),
+    ] = "db-failover",
     samples: Annotated[
         int, typer.Option("--samples", min=10, help="Round trips per figure.")
     ] = 200,
@@ -89,6 +108,11 @@ def calibrate(
     )
     from simulator.calibration import state_calibration
 
+    if failover_fault not in _FAILOVER_FAULTS:
+        raise ConfigError(
+            f"--failover-fault: {failover_fault!r} is not allowed; use one of "
+            + ", ".join(_FAILOVER_FAULTS)
+        )
     state = options(ctx).state()
     client = ControlClient(state)
     endpoints = Endpoints.from_env(client.env())
@@ -103,15 +127,17 @@ def calibrate(
         downtime: dict[str, float | None] = {}
         if failover:
             if say:
-                say("db-failover, timing the first commit through each endpoint")
-            downtime = measure_failover(endpoints, lambda: client.fault("db-failover"))
+                say(f"{failover_fault}, timing the first commit through each endpoint")
+            downtime = measure_failover(endpoints, lambda: _fail_over(client, failover_fault))
     except (psycopg.Error, redis.RedisError) as exc:
         raise SandboxIoError(
             f"calibrate: the sandbox in {state.root} did not answer ({exc})".splitlines()[0]
             + "; check `rdsbox status`"
         ) from exc
     timing = _running_config(state).timing_profile() if downtime else None
-    calibration = calibration_from(figures, downtime, timing, client=client_side)
+    calibration = calibration_from(
+        figures, downtime, timing, client=client_side, crash=failover_fault == "kill"
+    )
     path = out or state_calibration(state)
     write_calibration(calibration, path)
     if as_json:
