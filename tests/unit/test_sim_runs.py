@@ -11,9 +11,11 @@ import yaml
 
 from sandbox.cli.app import main
 from sandbox.config import config_from_mapping
+from sandbox.config.profiles import timing_profile
 from sandbox.errors import ConfigError
 from sandbox.scenario.model import TimedFault
 from sandbox.workload.spec import LoadSpec
+from simulator.calibrate import calibration_from
 from simulator.calibration import Calibration, load_calibration
 from simulator.expectations import check_expectations
 from simulator.failures import implied_downtime
@@ -158,3 +160,23 @@ def test_calibration_distributions_are_checked(
     with pytest.raises(ConfigError, match=problem) as caught:
         load_calibration(path)
     assert field in str(caught.value)
+
+
+def test_calibration_from_measured_figures() -> None:
+    figures = {
+        "redis_ping": 0.2, "redis_get": 0.25, "redis_set": 0.27, "writer_read": 0.5,
+        "writer_read_cv": 0.3, "writer_write_local": 0.9, "writer_write": 1.2,
+        "proxy_read": 0.6, "writer_connect": 9.0, "proxy_connect": 4.0,
+    }  # fmt: skip
+    aws = timing_profile("aws")
+    client = {"start_delay_percentiles_ms": {0.0: 0.0, 100.0: 3.0}}
+    planned = calibration_from(figures, {"proxy": 40.0}, aws, client=client)
+    crash = calibration_from(figures, {"proxy": 40.0}, aws, crash=True)
+    # The promotion work is what the proxy's downtime leaves after the profile's delays;
+    # a crash also spent crash_detection_s before anything started.
+    assert planned.promote_s == pytest.approx(40.0 - 20.0 - 3.0)
+    assert crash.promote_s == pytest.approx(40.0 - 15.0 - 20.0 - 3.0)
+    assert planned.db_read_ms == pytest.approx(0.3) and planned.sync_commit_ms == pytest.approx(0.3)
+    assert planned.retries == 0  # rdsbox's load generator gives a failed request up
+    assert planned.start_delay_percentiles_ms == {0.0: 0.0, 100.0: 3.0}
+    assert crash.start_delay_percentiles_ms is None
