@@ -88,6 +88,11 @@ def test_latency_counts_a_stall_from_each_requests_intended_start(
     assert summary.latency_ms.max >= 500, summary.latency_ms
     assert summary.latency_ms.p95 >= 250, summary.latency_ms
     assert summary.latency_ms.p50 < 100, summary.latency_ms
+    # Both threads sat in the stalled query (service time) while the requests due behind
+    # them waited for a thread (start delay): the latency splits into the two.
+    assert summary.start_delay_ms.max >= 250, summary.start_delay_ms
+    assert summary.percentiles_ms["service"][100.0] >= 250, summary.percentiles_ms["service"]
+    assert summary.start_delay_ms.p50 < 50, summary.start_delay_ms
 
 
 def test_latency_includes_an_injected_endpoint_latency(
@@ -138,6 +143,8 @@ def test_load_json_prints_the_summary_contract(sandbox: Sandbox) -> None:
     assert set(summary) >= {"ops", "errors", "throughput", "latency_ms", "cache", "errors_by_kind"}
     assert set(summary["latency_ms"]) >= {"p50", "p95", "p99", "max"}
     assert set(summary["cache"]) == {"hits", "misses", "hit_ratio"}
+    assert set(summary["start_delay_ms"]) >= {"p50", "p95", "p99", "max", "mean"}
+    assert "percentiles_ms" not in summary  # kept for the calibration, not printed
     assert summary["ops"] == 50 and summary["errors"] == 0
     store = MetricsStore(sandbox.state_dir / "metrics.db")
     backlog = store.query(metrics=["WriteBehindBacklog"], sources=["load"])
