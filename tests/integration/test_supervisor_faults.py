@@ -219,10 +219,10 @@ def test_a_taken_relay_port_fails_the_fault_with_one_line(box: Sandbox) -> None:
     assert json.loads(box.rdsbox("fault", "clear", "--json", check=True).stdout)["done"]
 
 
-def test_a_port_taken_while_a_server_is_down_is_reported_not_crashed_on(box: Sandbox) -> None:
-    status = _status(box)
-    (replica,) = box.component(status, "redis", "replica")
-    name, port = replica["name"], int(replica["port"])
+@contextlib.contextmanager
+def _port_taken_while_down(box: Sandbox, name: str, port: int) -> Iterator[None]:
+    """Stop ``name``, take its port with a listening socket, release ``name`` (its restart
+    now finds the port busy); the port is freed on exit."""
     box.rdsbox("fault", "stop", name, check=True)
     wait_for(lambda: not listening(port))
     with socket.socket() as blocker:
@@ -230,6 +230,14 @@ def test_a_port_taken_while_a_server_is_down_is_reported_not_crashed_on(box: San
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
         box.rdsbox("fault", "start", name, check=True)
+        yield
+
+
+def test_a_port_taken_while_a_server_is_down_is_reported_not_crashed_on(box: Sandbox) -> None:
+    status = _status(box)
+    (replica,) = box.component(status, "redis", "replica")
+    name, port = replica["name"], int(replica["port"])
+    with _port_taken_while_down(box, name, port):
         problem = wait_for(lambda: _status(box).get("problems", {}).get(name), timeout=20)
         assert str(port) in problem and "taken" in problem
         events = [e for e in _events(box) if e["source"] == name and "could not" in e["message"]]
@@ -383,13 +391,7 @@ def test_a_standby_whose_rejoin_keeps_failing_is_retried_until_it_works(pg_box: 
     box = pg_box
     (standby,) = box.component(_healthy(box), "postgres", "standby")
     name, port = standby["name"], int(standby["port"])
-    box.rdsbox("fault", "stop", name, check=True)
-    wait_for(lambda: not listening(port))
-    with socket.socket() as blocker:
-        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        blocker.bind(("127.0.0.1", port))
-        blocker.listen()
-        box.rdsbox("fault", "start", name, check=True)
+    with _port_taken_while_down(box, name, port):
         # It once gave up for good after 3 attempts; now it keeps trying, paced.
         wait_for(lambda: _attempts(_status(box)["problems"].get(name)) >= 4, timeout=40)
         failed = [e for e in _events(box) if e["source"] == name and "could not" in e["message"]]
